@@ -1,0 +1,1 @@
+"""One small adapter per AWS service. The only place that talks to boto3."""

@@ -1,0 +1,65 @@
+"""CloudTrail event history: look up KMS events on one key, within LookupEvents' 2-requests-per-second quota."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from cmk_guard.adapters.aws import translated
+
+MIN_INTERVAL_SECONDS = 0.5  # 2 requests per second per account and region
+MAX_PAGES = 10
+
+
+class _Pacer:
+    """Spaces every LookupEvents attempt (retries included) at least ``MIN_INTERVAL_SECONDS`` apart."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def wait(self, **_: Any) -> None:
+        with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            time.sleep(delay)
+
+
+_PACER = _Pacer(MIN_INTERVAL_SECONDS)
+
+
+class CloudTrail:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        events = client.meta.events
+        events.unregister("request-created.cloudtrail.LookupEvents", _PACER.wait, unique_id="cmk-guard-pacer")
+        events.register("request-created.cloudtrail.LookupEvents", _PACER.wait, unique_id="cmk-guard-pacer")
+
+    def key_events(self, key_arn: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """CloudTrail records naming ``key_arn`` between ``start`` and ``end``, newest first (at most 10 pages)."""
+        records: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": key_arn}],
+            "StartTime": start,
+            "EndTime": end,
+            "MaxResults": 50,
+        }
+        with translated(f"LookupEvents {key_arn}"):
+            for _ in range(MAX_PAGES):
+                page = self._client.lookup_events(**params)
+                for event in page.get("Events", []):
+                    try:
+                        records.append(json.loads(event.get("CloudTrailEvent") or "{}"))
+                    except ValueError:
+                        continue
+                token = page.get("NextToken")
+                if not token:
+                    break
+                params["NextToken"] = token
+        return records

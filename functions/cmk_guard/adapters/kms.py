@@ -1,0 +1,81 @@
+"""KMS: describe keys, create cmk-guard's keys, and read or extend key policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cmk_guard.adapters.aws import error_code, translated
+from cmk_guard.core.models import KeyFacts
+from cmk_guard.errors import ResourceGoneError
+
+POLICY_NAME = "default"
+ORPHAN_DELETION_DAYS = 7
+
+
+class Kms:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def describe_key(self, key_id: str) -> KeyFacts | None:
+        """The key's facts, or ``None`` if it (or the alias) does not exist."""
+        try:
+            with translated(f"DescribeKey {key_id}"):
+                metadata = self._client.describe_key(KeyId=key_id)["KeyMetadata"]
+        except ResourceGoneError:
+            return None
+        return KeyFacts(
+            arn=metadata["Arn"],
+            key_manager=metadata.get("KeyManager", ""),
+            key_state=metadata.get("KeyState", ""),
+            key_spec=metadata.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            key_usage=metadata.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        )
+
+    def create_key(self, *, policy: str, description: str, tags: dict[str, str]) -> str:
+        with translated("CreateKey"):
+            return self._client.create_key(
+                Policy=policy,
+                Description=description,
+                KeyUsage="ENCRYPT_DECRYPT",
+                KeySpec="SYMMETRIC_DEFAULT",
+                Tags=[{"TagKey": k, "TagValue": v} for k, v in sorted(tags.items())],
+            )["KeyMetadata"]["Arn"]
+
+    def enable_rotation(self, key_arn: str, period_days: int) -> None:
+        with translated(f"EnableKeyRotation {key_arn}"):
+            self._client.enable_key_rotation(KeyId=key_arn, RotationPeriodInDays=period_days)
+
+    def rotation_period(self, key_arn: str) -> int | None:
+        with translated(f"GetKeyRotationStatus {key_arn}"):
+            status = self._client.get_key_rotation_status(KeyId=key_arn)
+        return int(status.get("RotationPeriodInDays") or 0) if status.get("KeyRotationEnabled") else None
+
+    def create_alias(self, alias: str, key_arn: str) -> bool:
+        """Point ``alias`` at the key; ``False`` if another workflow created the alias first."""
+        try:
+            with translated(f"CreateAlias {alias}"):
+                self._client.create_alias(AliasName=alias, TargetKeyId=key_arn)
+        except ClientError as exc:
+            if error_code(exc) == "AlreadyExistsException":
+                return False
+            raise
+        return True
+
+    def get_policy(self, key_arn: str) -> str:
+        with translated(f"GetKeyPolicy {key_arn}"):
+            return self._client.get_key_policy(KeyId=key_arn, PolicyName=POLICY_NAME)["Policy"]
+
+    def put_policy(self, key_arn: str, policy: str) -> None:
+        with translated(f"PutKeyPolicy {key_arn}"):
+            self._client.put_key_policy(KeyId=key_arn, PolicyName=POLICY_NAME, Policy=policy)
+
+    def tags(self, key_arn: str) -> dict[str, str]:
+        with translated(f"ListResourceTags {key_arn}"):
+            tags = self._client.list_resource_tags(KeyId=key_arn).get("Tags", [])
+        return {t["TagKey"]: t["TagValue"] for t in tags}
+
+    def schedule_deletion(self, key_arn: str) -> None:
+        with translated(f"ScheduleKeyDeletion {key_arn}"):
+            self._client.schedule_key_deletion(KeyId=key_arn, PendingWindowInDays=ORPHAN_DELETION_DAYS)

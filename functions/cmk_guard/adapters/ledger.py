@@ -1,0 +1,138 @@
+"""The ledger (one DynamoDB table): event claims, per-data-source locks, previous configurations, outcomes.
+
+Keys: ``pk`` is ``EVENT#<eventId>`` or ``DS#<account>#<region>#<kb>#<ds>``; ``sk`` names the item kind.
+``expiresAt`` (epoch seconds) is the table's TTL attribute.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cmk_guard.adapters.aws import error_code, translated
+from cmk_guard.core.models import Target
+
+EVENT_CLAIM_TTL_SECONDS = 14 * 24 * 3600
+OUTCOME_TTL_SECONDS = 400 * 24 * 3600
+
+
+def data_source_key(target: Target) -> str:
+    return f"DS#{target.account_id}#{target.region}#{target.knowledge_base_id}#{target.data_source_id}"
+
+
+class Ledger:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _conditional_put(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> bool:
+        try:
+            with translated(f"PutItem {item['pk']['S']} {item['sk']['S']}"):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def claim_event(self, event_id: str, execution_arn: str) -> bool:
+        """``True`` for the first execution to see this CloudTrail event (and for that execution's retries)."""
+        now = int(time.time())
+        return self._conditional_put(
+            {
+                "pk": {"S": f"EVENT#{event_id}"},
+                "sk": {"S": "CLAIM"},
+                "executionArn": {"S": execution_arn},
+                "claimedAt": {"N": str(now)},
+                "expiresAt": {"N": str(now + EVENT_CLAIM_TTL_SECONDS)},
+            },
+            "attribute_not_exists(pk) OR executionArn = :me",
+            {":me": {"S": execution_arn}},
+        )
+
+    def acquire_lock(self, target: Target, execution_arn: str, ttl_seconds: int) -> bool:
+        """One remediation per data source: re-entrant for the holder, taken over once expired."""
+        now = int(time.time())
+        return self._conditional_put(
+            {
+                "pk": {"S": data_source_key(target)},
+                "sk": {"S": "LOCK"},
+                "executionArn": {"S": execution_arn},
+                "eventId": {"S": target.event_id},
+                "lockedAt": {"N": str(now)},
+                "expiresAt": {"N": str(now + ttl_seconds)},
+            },
+            "attribute_not_exists(pk) OR executionArn = :me OR expiresAt < :now",
+            {":me": {"S": execution_arn}, ":now": {"N": str(now)}},
+        )
+
+    def lock_holder(self, target: Target) -> str | None:
+        with translated("GetItem lock"):
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": data_source_key(target)}, "sk": {"S": "LOCK"}},
+                ConsistentRead=True,
+            ).get("Item")
+        return item["executionArn"]["S"] if item else None
+
+    def release_lock(self, target: Target, execution_arn: str) -> None:
+        """Release the lock if this execution holds it; a lock held by another execution is left alone."""
+        try:
+            with translated("DeleteItem lock"):
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": data_source_key(target)}, "sk": {"S": "LOCK"}},
+                    ConditionExpression="executionArn = :me",
+                    ExpressionAttributeValues={":me": {"S": execution_arn}},
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def save_previous_configuration(self, target: Target, execution_arn: str, configuration: dict[str, Any]) -> None:
+        now = int(time.time())
+        with translated("PutItem previous configuration"):
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": data_source_key(target)},
+                    "sk": {"S": f"PREVIOUS#{now:012d}#{execution_arn.rsplit(':', 1)[-1]}"},
+                    "executionArn": {"S": execution_arn},
+                    "configuration": {"S": json.dumps(configuration, default=str, sort_keys=True)},
+                    "savedAt": {"N": str(now)},
+                },
+            )
+
+    def put_outcome(self, pk: str, execution_arn: str, record: dict[str, Any]) -> None:
+        now = int(time.time())
+        with translated("PutItem outcome"):
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": pk},
+                    "sk": {"S": f"OUTCOME#{now:012d}#{execution_arn.rsplit(':', 1)[-1]}"},
+                    "executionArn": {"S": execution_arn},
+                    "outcome": {"S": str(record["outcome"])},
+                    "record": {"S": json.dumps(record, default=str, sort_keys=True)},
+                    "recordedAt": {"N": str(now)},
+                    "expiresAt": {"N": str(now + OUTCOME_TTL_SECONDS)},
+                },
+            )
+
+    def items(self, pk: str) -> list[dict[str, Any]]:
+        """Every ledger item of one partition (used by the CLI and the tests)."""
+        with translated("Query ledger"):
+            pages = self._client.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}},
+            )
+            return [item for page in pages for item in page.get("Items", [])]

@@ -1,0 +1,1 @@
+"""Thin Lambda handlers, one per workflow step."""

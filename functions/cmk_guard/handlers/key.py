@@ -1,0 +1,22 @@
+"""Lambda: the key step (select or create the customer-managed key)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cmk_guard.handlers import _wiring as wiring
+from cmk_guard.observability import logger, tracer
+from cmk_guard.steps.key import run_key
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+
+@logger.inject_lambda_context(correlation_id_path=wiring.CORRELATION_PATH)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = wiring.StepPayload.model_validate(event)
+    target = payload.target
+    result = run_key(target, payload.knowledge_base, wiring.settings(), wiring.kms(target.region))
+    logger.info("key ready", extra={"keyArn": result["keyArn"], "keyCreated": result["created"]})
+    return result

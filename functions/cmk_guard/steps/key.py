@@ -1,0 +1,114 @@
+"""key: select or create the customer-managed key for the data source, and let the knowledge base role use it."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from cmk_guard.core import key_policy
+from cmk_guard.core.key_scope import MANAGED_TAG, SCOPE_TAG, KeyScope, key_scope
+from cmk_guard.errors import KeyPolicyError, KeyUnavailableError
+
+POLICY_WRITE_ATTEMPTS = 5
+
+if TYPE_CHECKING:
+    from cmk_guard.adapters.kms import Kms
+    from cmk_guard.config import Settings
+    from cmk_guard.core.models import KeyFacts, KnowledgeBaseFacts, Target
+
+
+def _usable(facts: KeyFacts | None, what: str) -> KeyFacts:
+    if facts is None:
+        raise KeyUnavailableError(f"{what} does not exist")
+    if facts.key_manager != "CUSTOMER" or facts.key_state != "Enabled" or facts.key_spec != "SYMMETRIC_DEFAULT":
+        raise KeyUnavailableError(
+            f"{what} ({facts.arn}) is {facts.key_state}/{facts.key_manager}/{facts.key_spec}; "
+            "re-enable it or remove the alias so cmk-guard can create a new key"
+        )
+    return facts
+
+
+def ensure_key_user(kms: Kms, key_arn: str, role_arn: str, region: str, via_service: bool) -> tuple[bool, set[str]]:
+    """Add the role to the key's use statement unless it is there already: (policy changed?, the key's users).
+
+    Key policies have no conditional write, so two workflows extending one shared key can overwrite each other.
+    Each writer re-reads after writing and adds itself again if it was lost; the writers converge.
+    """
+    changed = False
+    for attempt in range(POLICY_WRITE_ATTEMPTS):
+        policy = key_policy.parse_policy(kms.get_policy(key_arn))
+        updated, needed = key_policy.with_key_user(policy, role_arn, region=region, via_service_condition=via_service)
+        if not needed:
+            return changed, key_policy.key_users(updated)
+        if attempt:
+            time.sleep(random.uniform(0.05, 0.5) * attempt)
+        kms.put_policy(key_arn, key_policy.render(updated))
+        changed = True
+    raise KeyPolicyError(f"role {role_arn} kept disappearing from the policy of {key_arn}: concurrent writers")
+
+
+def _create(kms: Kms, scope: KeyScope, target: Target, kb: KnowledgeBaseFacts, settings: Settings) -> tuple[str, bool]:
+    """Create a key and claim the alias. If another workflow won the alias, retire ours and use theirs."""
+    assert scope.alias is not None
+    policy = key_policy.build_key_policy(
+        admins=settings.admins_for(target.account_id),
+        manager_role_arn=settings.key_manager_role_arn,
+        inspector_role_arns=settings.key_inspector_role_arns,
+        key_user_role_arns=[kb.role_arn],
+        region=target.region,
+        via_service_condition=settings.key_use_via_service_condition,
+    )
+    key_arn = kms.create_key(
+        policy=key_policy.render(policy),
+        description=scope.description,
+        tags={MANAGED_TAG: "true", SCOPE_TAG: scope.scope[:256]},
+    )
+    try:
+        won = kms.create_alias(scope.alias, key_arn)
+    except Exception:
+        kms.schedule_deletion(key_arn)
+        raise
+    if won:
+        return key_arn, True
+    kms.schedule_deletion(key_arn)
+    winner = _usable(kms.describe_key(scope.alias), f"key behind {scope.alias}")
+    return winner.arn, False
+
+
+def run_key(target: Target, kb: KnowledgeBaseFacts, settings: Settings, kms: Kms) -> dict[str, Any]:
+    scope = key_scope(settings.key_strategy, kb, settings.key_group_tag_key, settings.existing_key_arn or None)
+    created = False
+    if scope.existing_key_arn:
+        key_arn = _usable(kms.describe_key(scope.existing_key_arn), f"ExistingKeyArn {scope.existing_key_arn}").arn
+    else:
+        assert scope.alias is not None
+        existing = kms.describe_key(scope.alias)
+        if existing is None:
+            key_arn, created = _create(kms, scope, target, kb, settings)
+        else:
+            key_arn = _usable(existing, f"key behind {scope.alias}").arn
+    policy_changed, users = False, {kb.role_arn}
+    if not created:
+        policy_changed, users = ensure_key_user(
+            kms, key_arn, kb.role_arn, target.region, settings.key_use_via_service_condition
+        )
+    rotation = None
+    if scope.alias is not None:  # the configured key of 'existing' is its owner's to rotate
+        rotation = kms.rotation_period(key_arn)
+        if rotation is None:
+            kms.enable_rotation(key_arn, settings.key_rotation_period_days)
+            rotation = settings.key_rotation_period_days
+    result: dict[str, Any] = {
+        "keyArn": key_arn,
+        "strategy": scope.strategy.value,
+        "scope": scope.scope,
+        "created": created,
+        "policyChanged": policy_changed,
+        "keyUsers": sorted(users),
+    }
+    if scope.alias:
+        result["alias"] = scope.alias
+    if rotation:
+        result["rotationPeriodDays"] = rotation
+    return result
