@@ -1,0 +1,280 @@
+"""cmk-guard deployed on the emulated account: the template's resources, the real state machine, real handlers.
+
+``EmulatedStack`` reads ``template.yaml``: the ledger table's keys, the functions' handlers, roles and environment,
+the state machine's definition and substitutions, and the EventBridge pattern. It creates what moto serves, runs
+Lambda tasks in-process (``lambda_runtime``) and delivers each CloudTrail record the emulated account writes to the
+state machine when the template's pattern matches it (moto's EventBridge does the matching).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from cmk_guard_local import lambda_runtime
+from cmk_guard_local.template import functions, load_template, parameters, resolve, state_machine
+
+if TYPE_CHECKING:
+    from cmk_guard_local.emulator import EmulatedAccount
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = "cmk-guard"
+# Short waits so a whole workflow runs in seconds; everything else comes from template.yaml unchanged.
+FAST_TUNABLES = {
+    "VERIFY_POLL_INITIAL_SECONDS": "1",
+    "VERIFY_POLL_MAX_SECONDS": "2",
+    "INGESTION_POLL_SECONDS": "1",
+    "VERIFY_TIMEOUT_MINUTES": "0.5",
+}
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass
+class Delivery:
+    """One CloudTrail record offered to the rule, and what came of it."""
+
+    record: dict[str, Any]
+    matched: bool
+    execution_arn: str | None = None
+
+
+@dataclass
+class EmulatedStack:
+    account: EmulatedAccount
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    environment_overrides: dict[str, str] = field(default_factory=lambda: dict(FAST_TUNABLES))
+    auto_deliver: bool = True
+    template_path: Path = ROOT / "template.yaml"
+
+    def __post_init__(self) -> None:
+        self.template = load_template(self.template_path)
+        self.region = self.account.region
+        self.account_id = self.account.account_id
+        self.refs: dict[str, str] = {}
+        self.role_arns: dict[str, str] = {}
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+        self.state_machine_arn = ""
+        self.event_pattern: dict[str, Any] = {}
+        self.ops_inbox_url = ""
+
+    # -- deployment -------------------------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)
+
+    def deploy(self) -> EmulatedStack:
+        params = {**parameters(self.template), **self.parameter_overrides}
+        self.refs.update(params)
+        self.refs.update(
+            {
+                "AWS::AccountId": self.account_id,
+                "AWS::Region": self.region,
+                "AWS::Partition": "aws",
+                "AWS::StackName": STACK_NAME,
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
+        self._create_roles()
+        self._create_ledger()
+        self._create_ops_topic()
+        self._register_functions()
+        self._create_state_machine()
+        self.account.cloudtrail.subscribe(self._on_record)
+        return self
+
+    def _resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v.get("Type") == kind}
+
+    def _create_roles(self) -> None:
+        iam = self.client("iam")
+        trust = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        )
+        for logical_id in self._resources("AWS::IAM::Role"):
+            name = f"{STACK_NAME}-{logical_id}"[:64]
+            arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+            self.refs[logical_id] = name
+            self.refs[f"{logical_id}.Arn"] = arn
+            self.role_arns[logical_id] = arn
+
+    def _create_ledger(self) -> None:
+        logical_id, resource = next(iter(self._resources("AWS::DynamoDB::Table").items()))
+        props = resource["Properties"]
+        name = f"{STACK_NAME}-ledger"
+        self.client("dynamodb").create_table(
+            TableName=name,
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )
+        self.refs[logical_id] = name
+        self.refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+        self.ledger_table = name
+
+    def _create_ops_topic(self) -> None:
+        sns, sqs = self.client("sns"), self.client("sqs")
+        for logical_id in self._resources("AWS::SNS::Topic"):
+            arn = sns.create_topic(Name=f"{STACK_NAME}-{logical_id}")["TopicArn"]
+            self.refs[logical_id] = arn
+            self.refs[f"{logical_id}.TopicArn"] = arn
+            # An inbox that stands in for the e-mail subscription, so the demo and tests read what was sent.
+            url = sqs.create_queue(QueueName=f"{STACK_NAME}-{logical_id}-inbox")["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
+            self.refs[f"{logical_id}.InboxUrl"] = url
+        self.ops_inbox_url = self.refs.get("OpsTopic.InboxUrl", "")
+
+    def _register_functions(self) -> None:
+        environments: list[dict[str, str]] = []
+        for logical_id, spec in functions(self.template).items():
+            name = f"{STACK_NAME}-{logical_id}"
+            arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+            self.refs[logical_id] = name
+            self.refs[f"{logical_id}.Arn"] = arn
+        for logical_id, spec in functions(self.template).items():
+            role = resolve(spec["role"], self.refs)
+            lambda_runtime.register(
+                lambda_runtime.LocalFunction(
+                    name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role
+                )
+            )
+            environments.append({k: str(resolve(v, self.refs)) for k, v in spec["environment"].items()})
+        merged: dict[str, str] = {}
+        for environment in environments:
+            for key, value in environment.items():
+                if merged.setdefault(key, value) != value:
+                    raise ValueError(f"functions disagree on {key}; the in-process runtime shares one environment")
+        merged.update(self.environment_overrides)
+        merged["AWS_REGION"] = self.region
+        os.environ.update(merged)
+        self.environment = merged
+
+    def _create_state_machine(self) -> None:
+        spec = state_machine(self.template)
+        text = (ROOT / spec["definition_uri"]).read_text()
+        substitutions = {k: str(resolve(v, self.refs)) for k, v in spec["substitutions"].items()}
+        definition = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: substitutions[m.group(1)], text)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name=f"{STACK_NAME}-remediate",
+            definition=definition,
+            roleArn=self.role_arns.get("RemediateStateMachineRole")
+            or self.client("iam").create_role(RoleName=f"{STACK_NAME}-states", AssumeRolePolicyDocument="{}")["Role"]["Arn"],
+            type="STANDARD",
+        )["stateMachineArn"]
+        self.event_pattern = resolve(spec["event_pattern"], self.refs)
+
+    # -- EventBridge ------------------------------------------------------------------------------------------
+    @staticmethod
+    def envelope(record: dict[str, Any]) -> dict[str, Any]:
+        """The EventBridge event that carries a CloudTrail record."""
+        service = str(record.get("eventSource", "")).split(".")[0]
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": f"aws.{service}",
+            "account": record.get("recipientAccountId", ""),
+            "time": record.get("eventTime", ""),
+            "region": record.get("awsRegion", ""),
+            "resources": [],
+            "detail": record,
+        }
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        result = self.client("events").test_event_pattern(
+            EventPattern=json.dumps(self.event_pattern), Event=json.dumps(event, default=str)
+        )
+        return bool(result["Result"])
+
+    def _on_record(self, record: dict[str, Any]) -> None:
+        if not self.auto_deliver or record.get("eventSource") != "bedrock.amazonaws.com":
+            return
+        if record.get("eventName") not in {"CreateDataSource", "UpdateDataSource"}:
+            return
+        self.deliver(record)
+
+    def deliver(self, record: dict[str, Any], event: dict[str, Any] | None = None) -> Delivery:
+        """Offer a record to the rule; on a match start the workflow as the rule's target would."""
+        event = event or self.envelope(record)
+        delivery = Delivery(record=record, matched=self.matches(event))
+        if delivery.matched:
+            delivery.execution_arn = self.start(event)
+        with self._lock:
+            self.deliveries.append(delivery)
+        return delivery
+
+    def start(self, event: Any) -> str:
+        """Start an execution with a generated name, as an EventBridge target does."""
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=str(uuid.uuid4()),
+            input=event if isinstance(event, str) else json.dumps(event, default=str),
+        )["executionArn"]
+
+    # -- observation ------------------------------------------------------------------------------------------
+    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            if description["status"] in TERMINAL:
+                return description
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still {description['status']} after {timeout}s")
+            time.sleep(0.05)
+
+    def wait_all(self, timeout: float = 120) -> list[dict[str, Any]]:
+        return [self.wait(d.execution_arn, timeout) for d in list(self.deliveries) if d.execution_arn]
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    def record_output(self, execution_arn: str) -> dict[str, Any]:
+        """The state the execution ended with (its input to RecordOutcome plus the record result)."""
+        for event in reversed(self.history(execution_arn)):
+            details = event.get("stateExitedEventDetails")
+            if details and details.get("name") == "RecordOutcome":
+                return json.loads(details["output"])
+        raise LookupError(f"execution {execution_arn} never left RecordOutcome")
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """Every outcome in the ledger, oldest first."""
+        items: list[dict[str, Any]] = []
+        for page in self.client("dynamodb").get_paginator("scan").paginate(TableName=self.ledger_table):
+            items.extend(page["Items"])
+        records = [json.loads(i["record"]["S"]) for i in items if i["sk"]["S"].startswith("OUTCOME#")]
+        return sorted(records, key=lambda r: r["recordedAt"])
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Drain the ops inbox: each SNS message with its subject and body."""
+        sqs = self.client("sqs")
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.ops_inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                messages.append({"subject": envelope.get("Subject"), "message": envelope.get("Message")})
+                sqs.delete_message(QueueUrl=self.ops_inbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def close(self) -> None:
+        lambda_runtime.clear()
