@@ -259,3 +259,22 @@ def test_no_kms_event_before_the_deadline_is_unverified(account, estate, make_st
     assert outcome["outcome"] == "REMEDIATED_UNVERIFIED"
     assert outcome["verification"]["attempt"] >= 2, "it polled more than once before giving up"
     assert data_source(account.region, kb["knowledgeBaseId"], ds["dataSourceId"])["serverSideEncryptionConfiguration"]["kmsKeyArn"] == outcome["key"]["keyArn"]
+
+
+def test_a_malformed_event_fails_clearly_once_and_is_notified(account, stack) -> None:
+    bad = {
+        "version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail", "source": "aws.bedrock",
+        "account": account.account_id, "time": "2026-11-29T06:00:00Z", "region": account.region,
+        "detail": {"eventID": "e-1", "eventName": "UpdateDataSource", "eventSource": "bedrock.amazonaws.com",
+                   "eventTime": "2026-11-29T06:00:00Z", "awsRegion": account.region,
+                   "requestParameters": {"knowledgeBaseId": "<script>", "dataSourceId": "DS12345678"}},
+    }
+    execution = stack.start(bad)
+    assert stack.wait(execution)["status"] == "FAILED"
+    (outcome,) = stack.outcomes()
+    assert outcome["outcome"] == "FAILED"
+    assert outcome["reason"].startswith("InvalidEventError:") and "knowledgeBaseId" in outcome["reason"]
+    checks = [e for e in stack.history(execution) if e["type"] == "LambdaFunctionScheduled"]
+    assert len(checks) == 2, "Check once (never retried), then RecordOutcome"
+    (note,) = stack.notifications()
+    assert "InvalidEventError" in note["message"]
