@@ -120,7 +120,7 @@ def test_the_resolved_environment_is_valid_settings(template: dict[str, Any]) ->
 def test_environment_is_the_same_for_every_function(template: dict[str, Any]) -> None:
     # The in-process harness runs every handler with one shared environment.
     environments = [json.dumps(spec["environment"], sort_keys=True) for spec in functions(template).values()]
-    assert len(environments) == 6
+    assert len(environments) == 7  # six workflow steps and the preventive hook
     assert len(set(environments)) == 1
 
 

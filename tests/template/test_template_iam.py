@@ -24,6 +24,7 @@ LAMBDA_ROLES = {
     "IngestFunctionRole": "IngestFunctionLogGroup",
     "ConfirmFunctionRole": "ConfirmFunctionLogGroup",
     "RecordFunctionRole": "RecordFunctionLogGroup",
+    "HookFunctionRole": "HookFunctionLogGroup",
 }
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # What each step calls (functions/cmk_guard/adapters and steps), and nothing else.
@@ -52,6 +53,8 @@ EXPECTED_ACTIONS = {
     "IngestFunctionRole": COMMON | {"bedrock:StartIngestionJob", "bedrock:GetIngestionJob"},
     "ConfirmFunctionRole": COMMON | {"cloudtrail:LookupEvents"},
     "RecordFunctionRole": COMMON | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish"},
+    # Only on the way to a refusal: is the knowledge base MANAGED or tagged exempt?
+    "HookFunctionRole": COMMON | {"bedrock:GetKnowledgeBase", "bedrock:ListTagsForResource"},
 }
 # Actions that IAM cannot scope to a resource (or, for DescribeKey, any key by design), allowed with Resource "*".
 STAR_RESOURCE_ACTIONS = {
@@ -191,7 +194,7 @@ def test_bedrock_access_is_scoped_to_this_accounts_knowledge_bases(template: dic
             if any(a.startswith("bedrock:") for a in _listify(statement["Action"])):
                 found += 1
                 assert statement["Resource"] == KB_ARN, role
-    assert found == 3
+    assert found == 4
 
 
 def test_key_creation_is_limited_to_tagged_symmetric_keys(template: dict[str, Any]) -> None:

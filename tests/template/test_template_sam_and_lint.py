@@ -15,7 +15,10 @@ FUNCTIONS = {
     "IngestFunction": "ingest",
     "ConfirmFunction": "confirm",
     "RecordFunction": "record",
+    "HookFunction": "hook",  # the preventive CloudFormation hook (exists only when EnablePreventiveHook is on)
 }
+# CloudFormation waits at most 30 seconds for a Lambda hook; the workflow steps keep the Globals timeout.
+TIMEOUTS = {"HookFunction": 25}
 # The rule's pattern, exactly as the contract states it (the prefix stays a Fn::Sub until deployment).
 EXPECTED_PATTERN = {
     "source": ["aws.bedrock"],
@@ -45,7 +48,7 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 6
+    assert counts["AWS::Lambda::Function"] == 7
     assert counts["AWS::StepFunctions::StateMachine"] == 1
     assert counts["AWS::Events::Rule"] == 1
     assert counts["AWS::DynamoDB::Table"] == 1
@@ -103,7 +106,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
-        assert properties["Timeout"] == 60 and properties["MemorySize"] == 256
+        assert properties["Timeout"] == TIMEOUTS.get(logical_id, 60) and properties["MemorySize"] == 256
         assert properties["Role"] == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
         assert properties["LoggingConfig"] == {"LogGroup": {"Ref": f"{logical_id}LogGroup"}}
         log_group = transformed["Resources"][f"{logical_id}LogGroup"]["Properties"]

@@ -22,6 +22,14 @@ SDK_CONFIG = Config(
     read_timeout=20,
     user_agent_extra="cmk-guard/0.1",
 )
+# The preventive hook answers CloudFormation, which waits at most 30 seconds for it: two attempts in all (botocore's
+# max_attempts would count retries only) and short timeouts, so its two reads end well within the function's 25 s.
+HOOK_SDK_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},
+    connect_timeout=2,
+    read_timeout=3,
+    user_agent_extra="cmk-guard/0.1",
+)
 THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
@@ -47,6 +55,12 @@ NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "
 def client(service: str, region: str) -> Any:
     """A cached client per service and region (reused across warm invocations)."""
     return boto3.session.Session().client(service, region_name=region, config=SDK_CONFIG)
+
+
+@lru_cache(maxsize=8)
+def hook_client(service: str, region: str) -> Any:
+    """A cached client for the preventive hook (``HOOK_SDK_CONFIG``)."""
+    return boto3.session.Session().client(service, region_name=region, config=HOOK_SDK_CONFIG)
 
 
 def error_code(error: ClientError) -> str:
