@@ -23,6 +23,8 @@ from cmk_guard.errors import AccessDeniedError
 MEMBER_STEPS = frozenset({"check", "key", "apply", "ingest", "confirm"})
 _SESSION_NAME_UNSAFE = re.compile(r"[^\w+=,.@-]")
 MAX_SESSION_NAME = 64
+# Member sessions share one loader of the botocore service models, so each one does not read them again.
+_MODELS = botocore.session.get_session().get_component("data_loader")
 
 
 def session_name(step: str, execution_arn: str) -> str:
@@ -82,6 +84,7 @@ class AccountSessions:
             refresh_using=lambda: self._assume(role_arn, account_id), method="assume-role"
         )
         core = botocore.session.get_session()
+        core.register_component("data_loader", _MODELS)
         core._credentials = credentials  # noqa: SLF001 - botocore's documented way to plug in refreshable credentials
         return boto3.session.Session(botocore_session=core, region_name=region)
 
