@@ -38,6 +38,11 @@ class Settings(BaseModel):
     ingestion_poll_seconds: int = Field(alias="INGESTION_POLL_SECONDS", default=30, ge=1)
     ingestion_timeout_minutes: int = Field(alias="INGESTION_TIMEOUT_MINUTES", default=60, ge=1)
     lock_ttl_seconds: int = Field(alias="LOCK_TTL_SECONDS", default=4 * 24 * 3600, ge=60)
+    # Many accounts: the central stack's account, and how it reaches the member stacks' roles.
+    home_account_id: str = Field(alias="HOME_ACCOUNT_ID", default="", pattern=r"^(\d{12})?$")
+    organization_id: str = Field(alias="ORGANIZATION_ID", default="")
+    member_role_prefix: str = Field(alias="MEMBER_ROLE_PREFIX", default="cmk-guard-member", min_length=1)
+    member_external_id: str = Field(alias="MEMBER_EXTERNAL_ID", default="")
 
     @field_validator("key_admin_principal_arns", "key_inspector_role_arns", mode="before")
     @classmethod

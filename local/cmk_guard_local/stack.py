@@ -205,6 +205,8 @@ class EmulatedStack:
             return
         if record.get("eventName") not in {"CreateDataSource", "UpdateDataSource"}:
             return
+        if (record.get("recipientAccountId"), record.get("awsRegion")) != (self.account_id, self.region):
+            return  # the default bus sees its own account and region only (member.yaml forwards the others)
         self.deliver(record)
 
     def deliver(self, record: dict[str, Any], event: dict[str, Any] | None = None) -> Delivery:

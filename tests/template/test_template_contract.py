@@ -135,9 +135,10 @@ def test_handlers_exist_in_the_bundle(template: dict[str, Any]) -> None:
         assert spec["role"] == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
 
 
-def test_confirm_function_runs_one_at_a_time(template: dict[str, Any]) -> None:
+def test_confirm_function_runs_one_at_a_time_and_the_key_function_is_bounded(template: dict[str, Any]) -> None:
     reserved = {k: v["reserved_concurrency"] for k, v in functions(template).items()}
-    assert reserved.pop("ConfirmFunction") == 1
+    assert reserved.pop("ConfirmFunction") == 1  # LookupEvents: 2 requests per second per account and region
+    assert reserved.pop("KeyFunction") == 5  # CreateKey/CreateAlias/PutKeyPolicy: 5 per second, $1 a key a month
     assert set(reserved.values()) == {None}
 
 

@@ -27,6 +27,8 @@ LAMBDA_ROLES = {
     "HookFunctionRole": "HookFunctionLogGroup",
 }
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Steps that act in member accounts assume their member role there (only with OrganizationId).
+MEMBER = {"sts:AssumeRole"}
 # What each step calls (functions/cmk_guard/adapters and steps), and nothing else.
 EXPECTED_ACTIONS = {
     "CheckFunctionRole": COMMON
@@ -38,8 +40,10 @@ EXPECTED_ACTIONS = {
         "kms:DescribeKey",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
-    },
+    }
+    | MEMBER,
     "KeyFunctionRole": COMMON
+    | MEMBER
     | {
         "kms:CreateKey",
         "kms:TagResource",
@@ -49,9 +53,10 @@ EXPECTED_ACTIONS = {
         "kms:PutKeyPolicy",
     },
     "ApplyFunctionRole": COMMON
-    | {"bedrock:GetDataSource", "bedrock:UpdateDataSource", "kms:DescribeKey", "dynamodb:PutItem"},
-    "IngestFunctionRole": COMMON | {"bedrock:StartIngestionJob", "bedrock:GetIngestionJob"},
-    "ConfirmFunctionRole": COMMON | {"cloudtrail:LookupEvents"},
+    | {"bedrock:GetDataSource", "bedrock:UpdateDataSource", "kms:DescribeKey", "dynamodb:PutItem"}
+    | MEMBER,
+    "IngestFunctionRole": COMMON | MEMBER | {"bedrock:StartIngestionJob", "bedrock:GetIngestionJob"},
+    "ConfirmFunctionRole": COMMON | MEMBER | {"cloudtrail:LookupEvents"},
     "RecordFunctionRole": COMMON | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish"},
     # Only on the way to a refusal: is the knowledge base MANAGED or tagged exempt?
     "HookFunctionRole": COMMON | {"bedrock:GetKnowledgeBase", "bedrock:ListTagsForResource"},
@@ -98,6 +103,8 @@ def all_statements(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, 
     """Every policy statement anywhere in a template: identity, trust, topic, queue and SAM-generated policies."""
     if isinstance(node, dict):
         statements = node.get("Statement")
+        if isinstance(statements, dict) and "Effect" in statements:  # AWS::Events::EventBusPolicy: one statement
+            statements = [statements]
         if isinstance(statements, list):
             for item in statements:
                 for statement in _branches(item):
@@ -141,6 +148,8 @@ def test_star_resource_only_for_actions_without_resource_level_permissions(docum
     for where, statement in all_statements(document):
         if statement["Effect"] != "Allow" or "Resource" not in statement:
             continue
+        if "/KeyPolicy" in where:  # in a key policy "*" means the key itself (test_template_encryption checks them)
+            continue
         if "*" in _listify(statement["Resource"]):
             checked += 1
             actions = set(_listify(statement["Action"]))
@@ -149,9 +158,18 @@ def test_star_resource_only_for_actions_without_resource_level_permissions(docum
 
 
 def test_no_allow_statement_grants_to_everyone(document: dict[str, Any]) -> None:
+    found_org_bus = False
     for where, statement in all_statements(document):
-        if statement["Effect"] == "Allow":
-            assert statement.get("Principal") not in ("*", {"AWS": "*"}), where
+        if statement["Effect"] == "Allow" and statement.get("Principal") in ("*", {"AWS": "*"}):
+            # The one exception: the organization bus, for the organization's member forwarding roles only.
+            assert where.startswith("/Resources/OrganizationEventBusPolicy"), where
+            assert statement["Action"] == "events:PutEvents"
+            assert statement["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
+            assert statement["Condition"]["ArnLike"] == {
+                "aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRolePrefix}-forward-*"}
+            }
+            found_org_bus = True
+    assert found_org_bus
 
 
 @pytest.mark.parametrize("role", sorted(LAMBDA_ROLES))
@@ -231,7 +249,7 @@ def test_key_management_needs_the_managed_tag_or_the_alias_or_the_existing_key(t
 @pytest.mark.parametrize("role", ["KeyFunctionRole", "ApplyFunctionRole"])
 def test_existing_key_statements_exist_only_with_the_condition(template: dict[str, Any], role: str) -> None:
     statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    conditional = [item for item in statements if set(item) == {"Fn::If"}]
+    conditional = [item for item in statements if set(item) == {"Fn::If"} and item["Fn::If"][0] == "HasExistingKey"]
     assert len(conditional) == 1
     name, when_true, when_false = conditional[0]["Fn::If"]
     assert name == "HasExistingKey"
@@ -288,3 +306,21 @@ def test_keys_cmk_guard_creates_grant_the_key_role_what_the_key_step_calls() -> 
         "kms:CreateAlias", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
         "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion",
     } <= set(manager["Action"])
+
+
+@pytest.mark.parametrize("step", ["Check", "Key", "Apply", "Ingest", "Confirm"])
+def test_member_roles_are_assumable_only_with_an_organization_and_only_inside_it(
+    template: dict[str, Any], step: str
+) -> None:
+    statements = template["Resources"][f"{step}FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (conditional,) = [item for item in statements if set(item) == {"Fn::If"} and item["Fn::If"][0] == "IsOrganization"]
+    _name, assume, otherwise = conditional["Fn::If"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    assert assume["Action"] == ["sts:AssumeRole"]
+    # Only this step's member role (<prefix>-<step>-<region>), only in accounts of the organization.
+    assert assume["Resource"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::*:role/${{MemberRolePrefix}}-{step.lower()}-*"}
+    assert assume["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
+
+
+def test_the_record_role_never_leaves_the_central_account(template: dict[str, Any]) -> None:
+    assert not [a for a in role_actions(template, "RecordFunctionRole") if a.startswith("sts:")]

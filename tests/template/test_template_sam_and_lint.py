@@ -50,7 +50,7 @@ def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) ->
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
     assert counts["AWS::Lambda::Function"] == 7
     assert counts["AWS::StepFunctions::StateMachine"] == 1
-    assert counts["AWS::Events::Rule"] == 1
+    assert counts["AWS::Events::Rule"] == 2, "the default bus's rule and the organization bus's (IsOrganization)"
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
     assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS)
@@ -72,7 +72,7 @@ def test_state_machine_is_standard_traced_and_logs_errors_without_data(transform
 
 
 def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transformed: dict[str, Any]) -> None:
-    ((rule_id, rule),) = _of_type(transformed, "AWS::Events::Rule").items()
+    rule = _of_type(transformed, "AWS::Events::Rule")["RemediateStateMachineDataSourceChange"]
     properties = rule["Properties"]
     assert properties["EventPattern"] == EXPECTED_PATTERN
     assert properties.get("State") == "ENABLED"
@@ -83,8 +83,36 @@ def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transforme
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
 
 
+def test_organization_rule_has_the_same_pattern_on_the_organization_bus(transformed: dict[str, Any]) -> None:
+    rule = transformed["Resources"]["OrganizationDataSourceRule"]
+    assert rule["Condition"] == "IsOrganization"
+    properties = rule["Properties"]
+    assert properties["EventPattern"] == EXPECTED_PATTERN
+    assert properties["EventBusName"] == {"Ref": "OrganizationEventBus"}
+    assert properties["State"] == "ENABLED"
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Ref": "RemediateStateMachine"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["OrganizationRuleRole", "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RuleDeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    for logical_id in ("OrganizationEventBus", "OrganizationEventBusPolicy", "OrganizationRuleRole"):
+        assert transformed["Resources"][logical_id]["Condition"] == "IsOrganization", logical_id
+    role = transformed["Resources"]["OrganizationRuleRole"]["Properties"]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == (["states:StartExecution"], {"Ref": "RemediateStateMachine"})
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    # The trust names the rule by the ARN its fixed name gives it.
+    source = trust["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith("rule/${AWS::StackName}-organization/cmk-guard-data-source-change")
+    assert properties["Name"] == "cmk-guard-data-source-change"
+    assert transformed["Resources"]["OrganizationEventBus"]["Properties"]["Name"] == {
+        "Fn::Sub": "${AWS::StackName}-organization"
+    }
+
+
 def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -> None:
-    (rule_id,) = _of_type(transformed, "AWS::Events::Rule")
+    rule_id = "RemediateStateMachineDataSourceChange"
     queue = transformed["Resources"]["RuleDeadLetterQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -94,8 +122,12 @@ def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -
     (allow,) = allows
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
-    # The queue policy names the rule SAM generated; renaming the event would otherwise break delivery silently.
-    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    # The queue policy names the rule SAM generated (and the organization rule when there is one); renaming the
+    # event would otherwise break delivery silently.
+    sam_rule = {"Fn::GetAtt": [rule_id, "Arn"]}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::If": ["IsOrganization", [sam_rule, {"Fn::GetAtt": ["OrganizationDataSourceRule", "Arn"]}], sam_rule]
+    }
 
 
 def test_functions_after_transform(transformed: dict[str, Any]) -> None:
@@ -114,7 +146,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
     reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
-    assert reserved == {k: (1 if k == "ConfirmFunction" else None) for k in FUNCTIONS}
+    assert reserved == {k: {"ConfirmFunction": 1, "KeyFunction": 5}.get(k) for k in FUNCTIONS}
 
 
 def test_cfn_lint_passes_with_informational_checks(cfn_lint_run: Any) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from cmk_guard_local.template import conditions, parameters
+
 from .conftest import ROOT
 from .test_template_contract import _allowed
 
@@ -56,3 +58,24 @@ def test_first_deployment_only_reports_and_prod_remediates(samconfig: dict[str, 
     assert prod["Mode"] == "auto"
     assert int(prod["LogRetentionDays"]) > int(default.get("LogRetentionDays", "90"))
     assert re.fullmatch(r"[^@\s]+@[^@\s]+", prod["OpsEmail"])
+
+
+@pytest.mark.parametrize("environment", ["default", "prod"])
+def test_overrides_satisfy_the_template_rules(
+    samconfig: dict[str, Any], template: dict[str, Any], environment: str
+) -> None:
+    # CloudFormation's Rules (for example OrganizationId needs MemberExternalId) hold for each environment.
+    values = {**parameters(template), **overrides(samconfig, environment)}
+    for name, rule in template["Rules"].items():
+        checks = {"applies": rule.get("RuleCondition", {"Fn::Equals": ["a", "a"]})}
+        checks.update({f"assert{i}": a["Assert"] for i, a in enumerate(rule["Assertions"])})
+        result = conditions({"Conditions": checks}, values)
+        if result["applies"]:
+            assert all(v for k, v in result.items() if k.startswith("assert")), f"[{environment}] breaks rule {name}"
+
+
+def test_the_rules_are_evaluated(template: dict[str, Any]) -> None:
+    rule = template["Rules"]["OrganizationNeedsExternalId"]
+    values = {**parameters(template), "OrganizationId": "o-a1b2c3d4e5"}
+    result = conditions({"Conditions": {"applies": rule["RuleCondition"], "ok": rule["Assertions"][0]["Assert"]}}, values)
+    assert result == {"applies": True, "ok": False}

@@ -22,7 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         key_arn=payload.input["key"]["keyArn"],
         checked_key_arn=payload.input["check"].get("currentKeyArn"),
         execution_arn=payload.execution_arn,
-        bedrock=wiring.bedrock(target.region),
+        bedrock=wiring.in_account(target.account_id, "apply", payload.execution_arn, config).bedrock(target.region),
         ledger=wiring.ledger(config),
     )
     result["syncAfterUpdate"] = config.sync_after_update

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
     config = wiring.settings()
-    ports = CheckPorts(bedrock=wiring.bedrock, kms=wiring.kms, ledger=wiring.ledger(config))
+    remote = wiring.in_account(wiring.event_account(payload.input, config), "check", payload.execution_arn, config)
+    ports = CheckPorts(bedrock=remote.bedrock, kms=remote.kms, ledger=wiring.ledger(config))
     result = run_check(payload.input, payload.execution_arn, config, ports)
     logger.info("checked", extra={k: result.get("check", {}).get(k) for k in ("verdict", "reason", "mode")})
     return result

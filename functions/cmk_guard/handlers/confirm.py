@@ -16,14 +16,15 @@ if TYPE_CHECKING:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
-    target, state = payload.target, payload.input
+    target, state, config = payload.target, payload.input, wiring.settings()
+    remote = wiring.in_account(target.account_id, "confirm", payload.execution_arn, config)
     result = run_confirm(
         key_arn=state["key"]["keyArn"],
         role_arn=payload.knowledge_base.role_arn,
         applied_at=state["apply"]["appliedAt"],
         attempt=int((state.get("verification") or {}).get("attempt", 0)),
-        settings=wiring.settings(),
-        cloudtrail=wiring.cloudtrail(target.region),
+        settings=config,
+        cloudtrail=remote.cloudtrail(target.region),
     )
     logger.info("confirmation", extra={"found": result["found"], "attempt": result["attempt"]})
     return result

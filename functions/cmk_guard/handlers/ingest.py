@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
     target, config = payload.target, wiring.settings()
-    bedrock = wiring.bedrock(target.region)
+    bedrock = wiring.in_account(target.account_id, "ingest", payload.execution_arn, config).bedrock(target.region)
     if payload.action == "start":
         result = start_ingestion(target, payload.execution_arn, config, bedrock)
     elif payload.action == "poll":

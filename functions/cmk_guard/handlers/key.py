@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
-    target = payload.target
-    result = run_key(target, payload.knowledge_base, wiring.settings(), wiring.kms(target.region))
+    target, config = payload.target, wiring.settings()
+    remote = wiring.in_account(target.account_id, "key", payload.execution_arn, config)
+    config = wiring.key_settings(config, remote, target.region)
+    result = run_key(target, payload.knowledge_base, config, remote.kms(target.region))
     logger.info("key ready", extra={"keyArn": result["keyArn"], "keyCreated": result["created"]})
     return result

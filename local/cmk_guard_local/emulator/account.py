@@ -40,6 +40,8 @@ class EmulatedAccount:
             lambda account, reg, record: self.cloudtrail.record(record, account=account, region=reg),
             account_id, region)
         self.faults = FaultInjector()
+        # Every emulated account belongs to this organization (aws:PrincipalOrgID in trust policies); None: none.
+        self.organization_id: str | None = None
         self._calls: list[Call] = []
         self._calls_lock = threading.Lock()
         self._mock: Any = None

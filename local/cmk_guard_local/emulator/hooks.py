@@ -8,7 +8,8 @@ carries them; inert while no :class:`EmulatedAccount` is active.
   handler, so a handler merely registered ahead of moto would still let moto execute the call (and mutate its
   state under an injected fault). The dispatcher logs the attempt, applies faults, answers bedrock-agent,
   ``cloudtrail.LookupEvents``, ``events.TestEventPattern``, KMS rotation periods and ``sts.GetCallerIdentity``
-  (for ``acting_as``) itself, and delegates everything else to moto's stubber.
+  (for ``acting_as``) itself, refuses ``sts.AssumeRole`` that the role's trust policy does not allow (``trust``),
+  and delegates everything else to moto's stubber.
 - ``response-received`` (once per attempt): writes the CloudTrail record.
 """
 
@@ -27,7 +28,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 from botocore.model import OperationModel
 
-from . import kms_rotation, wire
+from . import kms_rotation, trust, wire
 from .eventbridge import test_event_pattern
 from .faults import Fault, fault_error
 from .identity import (DEFAULT_ACCOUNT_ID, Principal, acting_principal, default_principal_arn, parse_principal,
@@ -211,6 +212,11 @@ def _serve(acct: EmulatedAccount, info: CallInfo, request: AWSPreparedRequest) -
             output = kms_rotation.rotation_status(info.params, info.account, info.region)
         elif service == "sts" and name == "GetCallerIdentity" and not info.from_sts_session:
             return _caller_identity(request, info)
+        elif service == "sts" and name == "AssumeRole":
+            refused = trust.refusal(info.principal, info.params, acct.organization_id)
+            if refused is None:
+                return None  # moto issues the credentials
+            raise wire.ServiceError("AccessDenied", refused, 403)
         else:
             return None
     except wire.ServiceError as err:
