@@ -15,7 +15,10 @@ FUNCTIONS = {
     "IngestFunction": "ingest",
     "ConfirmFunction": "confirm",
     "RecordFunction": "record",
+    "ProposeFunction": "propose",
 }
+# The approval page runs behind API Gateway: its own name, handler and a shorter timeout (a person waits for it).
+PAGE_FUNCTION = ("ApprovalPageFunction", "approve", "approval_page")
 # The rule's pattern, exactly as the contract states it (the prefix stays a Fn::Sub until deployment).
 EXPECTED_PATTERN = {
     "source": ["aws.bedrock"],
@@ -45,12 +48,12 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 6
+    assert counts["AWS::Lambda::Function"] == 8
     assert counts["AWS::StepFunctions::StateMachine"] == 1
     assert counts["AWS::Events::Rule"] == 1
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
-    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS)
+    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS) | {PAGE_FUNCTION[0]}
     assert not [r["Type"] for r in transformed["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
 
 
@@ -97,13 +100,14 @@ def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -
 
 def test_functions_after_transform(transformed: dict[str, Any]) -> None:
     lambdas = _of_type(transformed, "AWS::Lambda::Function")
-    for logical_id, short in FUNCTIONS.items():
+    page_id = PAGE_FUNCTION[0]
+    for logical_id, short, handler in [(k, v, v) for k, v in FUNCTIONS.items()] + [PAGE_FUNCTION]:
         properties = lambdas[logical_id]["Properties"]
-        assert properties["Handler"] == f"cmk_guard.handlers.{short}.lambda_handler"
+        assert properties["Handler"] == f"cmk_guard.handlers.{handler}.lambda_handler"
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
-        assert properties["Timeout"] == 60 and properties["MemorySize"] == 256
+        assert properties["Timeout"] == (20 if logical_id == page_id else 60) and properties["MemorySize"] == 256
         assert properties["Role"] == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
         assert properties["LoggingConfig"] == {"LogGroup": {"Ref": f"{logical_id}LogGroup"}}
         log_group = transformed["Resources"][f"{logical_id}LogGroup"]["Properties"]
@@ -111,7 +115,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
     reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
-    assert reserved == {k: (1 if k == "ConfirmFunction" else None) for k in FUNCTIONS}
+    assert reserved == {k: (1 if k == "ConfirmFunction" else None) for k in [*FUNCTIONS, page_id]}
 
 
 def test_cfn_lint_passes_with_informational_checks(cfn_lint_run: Any) -> None:
