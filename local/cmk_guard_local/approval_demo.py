@@ -73,7 +73,9 @@ def _approval_mail(stack: EmulatedStack, timeout: float = 30) -> dict[str, Any]:
 
 
 def _send(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=data, headers={"User-Agent": "cmk-guard demo browser", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, headers={"User-Agent": "cmk-guard demo browser", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode()

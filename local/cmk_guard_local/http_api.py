@@ -61,7 +61,9 @@ def routes(template: Mapping[str, Any], api_logical_id: str) -> list[Route]:
 class LocalHttpApi:
     """Serve ``routes`` on an ephemeral port of 127.0.0.1; ``function_names`` maps logical ids to function names."""
 
-    def __init__(self, routes: list[Route], function_names: Mapping[str, str], account_id: str, api_id: str = "local") -> None:
+    def __init__(
+        self, routes: list[Route], function_names: Mapping[str, str], account_id: str, api_id: str = "local"
+    ) -> None:
         self.routes = routes
         self.function_names = dict(function_names)
         self.account_id = account_id
@@ -96,7 +98,9 @@ class LocalHttpApi:
             self._server = None
 
     # -- one request ------------------------------------------------------------------------------------------
-    def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes, str]:
+    def handle(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes, str]:
         """(status, headers, body, route key) for one request."""
         for route in self.routes:
             parameters = route.match(method, path)
@@ -115,7 +119,14 @@ class LocalHttpApi:
         return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}', "-"
 
     def event(
-        self, route: Route, path: str, query: str, headers: dict[str, str], body: bytes, source_ip: str, parameters: dict[str, str]
+        self,
+        route: Route,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        parameters: dict[str, str],
     ) -> dict[str, Any]:
         """The payload-2.0 event API Gateway sends for this request."""
         content_type = headers.get("content-type", "")

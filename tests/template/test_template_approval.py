@@ -28,10 +28,18 @@ def test_approval_waits_in_a_callback_state_before_any_write() -> None:
     assert states["ApprovalExpired"]["Parameters"]["decision"] == "expired"
     assert states["ApprovalExpired"]["Next"] == "RecordOutcome"
     (approve,) = states["RouteApproval"]["Choices"]
-    assert (approve["Variable"], approve["StringEquals"], approve["Next"]) == ("$.approval.decision", "approved", "ProvisionKey")
+    assert (approve["Variable"], approve["StringEquals"], approve["Next"]) == (
+        "$.approval.decision",
+        "approved",
+        "ProvisionKey",
+    )
     assert states["RouteApproval"]["Default"] == "RecordOutcome", "anything but an approval is recorded, not applied"
     # Every path from the verdict to a write goes through the gate, except auto mode's
-    reaching_key = [name for name, s in states.items() if "ProvisionKey" in json.dumps(s.get("Choices", [])) or s.get("Next") == "ProvisionKey"]
+    reaching_key = [
+        name
+        for name, s in states.items()
+        if "ProvisionKey" in json.dumps(s.get("Choices", [])) or s.get("Next") == "ProvisionKey"
+    ]
     assert sorted(reaching_key) == ["RouteApproval", "RouteVerdict"]
     auto = [c for c in states["RouteVerdict"]["Choices"] if c.get("Next") == "ProvisionKey"]
     assert {"Variable": "$.check.mode", "StringEquals": "auto"} in auto[0]["And"]

@@ -30,7 +30,12 @@ from cmk_guard.core.proposal import description
 from cmk_guard.core.report import metric_points, notification
 
 STATE = {
-    "target": {"accountId": "123456789012", "region": "eu-west-1", "knowledgeBaseId": "KB12345678", "dataSourceId": "DS12345678"},
+    "target": {
+        "accountId": "123456789012",
+        "region": "eu-west-1",
+        "knowledgeBaseId": "KB12345678",
+        "dataSourceId": "DS12345678",
+    },
     "check": {
         "verdict": "NON_COMPLIANT",
         "reason": "AWS_OWNED_KEY",
@@ -71,7 +76,12 @@ def test_malformed_ids_are_refused(bad: str) -> None:
 def test_a_decision_needs_a_known_decision_and_a_name() -> None:
     assert DecisionForm.model_validate({"decision": "approve", "name": " Dana "}).name == "Dana"
     assert DecisionForm.model_validate({"decision": "reject", "name": "Dana"}).outcome.value == "rejected"
-    for fields in ({"decision": "approve"}, {"decision": "approve", "name": "  "}, {"decision": "yes", "name": "D"}, {}):
+    for fields in (
+        {"decision": "approve"},
+        {"decision": "approve", "name": "  "},
+        {"decision": "yes", "name": "D"},
+        {},
+    ):
         with pytest.raises(ValidationError):
             DecisionForm.model_validate(fields)
     with pytest.raises(ValidationError):
@@ -89,14 +99,27 @@ def test_callback_output_and_who() -> None:
     form = DecisionForm.model_validate({"decision": "reject", "name": "Sam", "reason": "not now"})
     who = decided_by("Sam", "198.51.100.7", "Mozilla/5.0\r\nX-Injected: 1" + "x" * 500)
     assert "\n" not in who["userAgent"] and len(who["userAgent"]) == 300
-    output = callback_output(form, who, "2026-11-29T06:00:00+00:00", "2026-12-02T06:00:00+00:00", "2026-11-29T07:30:00+00:00")
-    assert output["decision"] == "rejected" and output["reason"] == "not now" and output["decidedBy"]["sourceIp"] == "198.51.100.7"
+    output = callback_output(
+        form, who, "2026-11-29T06:00:00+00:00", "2026-12-02T06:00:00+00:00", "2026-11-29T07:30:00+00:00"
+    )
+    assert (
+        output["decision"] == "rejected"
+        and output["reason"] == "not now"
+        and output["decidedBy"]["sourceIp"] == "198.51.100.7"
+    )
 
 
 @pytest.mark.parametrize(
     ("headers", "ok"),
     [
-        ({"host": "abc.execute-api.eu-west-1.amazonaws.com", "origin": "https://abc.execute-api.eu-west-1.amazonaws.com", "sec-fetch-site": "same-origin"}, True),
+        (
+            {
+                "host": "abc.execute-api.eu-west-1.amazonaws.com",
+                "origin": "https://abc.execute-api.eu-west-1.amazonaws.com",
+                "sec-fetch-site": "same-origin",
+            },
+            True,
+        ),
         ({"host": "abc.execute-api.eu-west-1.amazonaws.com"}, True),  # not a browser acting for someone else
         ({"host": "abc.example", "origin": "https://evil.example"}, False),
         ({"host": "abc.example", "origin": "null"}, False),
@@ -116,10 +139,17 @@ def test_the_email_has_the_description_the_deadline_and_one_link() -> None:
     subject, body = email(STATE, link, "2026-12-02T06:00:00+00:00")
     assert len(subject) <= 100 and "payroll <docs>/DS12345678" in subject
     assert body.count("https://") == 1 and link in body.splitlines()
-    for text in ("123456789012", "eu-west-1", "payroll <docs> (KB12345678)", "DS12345678", "AWS_OWNED_KEY: no kmsKeyArn",
-                 "create a new customer-managed KMS key with alias alias/cmk-guard/kb/KB12345678",
-                 "only the knowledge base's service role arn:aws:iam::123456789012:role/service-role/kb-role",
-                 "Deadline:         2026-12-02 06:00 UTC", "Opening the link decides nothing"):
+    for text in (
+        "123456789012",
+        "eu-west-1",
+        "payroll <docs> (KB12345678)",
+        "DS12345678",
+        "AWS_OWNED_KEY: no kmsKeyArn",
+        "create a new customer-managed KMS key with alias alias/cmk-guard/kb/KB12345678",
+        "only the knowledge base's service role arn:aws:iam::123456789012:role/service-role/kb-role",
+        "Deadline:         2026-12-02 06:00 UTC",
+        "Opening the link decides nothing",
+    ):
         assert text in body, text
 
 
@@ -135,15 +165,25 @@ def test_notify_sends_the_same_description_without_a_link() -> None:
 
 # -- outcomes, summaries, metrics -------------------------------------------------------------------------------
 def test_rejected_and_expired_outcomes_say_who_why_and_when() -> None:
-    rejected = {**STATE, "approval": {"decision": "rejected", "reason": "freeze", "decidedAt": "2026-11-29T07:30:00+00:00",
-                                      "requestedAt": "2026-11-29T06:00:00+00:00",
-                                      "decidedBy": {"name": "Sam", "sourceIp": "198.51.100.7", "userAgent": "UA"}}}
+    rejected = {
+        **STATE,
+        "approval": {
+            "decision": "rejected",
+            "reason": "freeze",
+            "decidedAt": "2026-11-29T07:30:00+00:00",
+            "requestedAt": "2026-11-29T06:00:00+00:00",
+            "decidedBy": {"name": "Sam", "sourceIp": "198.51.100.7", "userAgent": "UA"},
+        },
+    }
     assert decide_outcome(rejected).value == "APPROVAL_REJECTED"
     reason = outcome_reason(rejected, decide_outcome(rejected))
     assert reason == "rejected by Sam (source IP 198.51.100.7, user agent UA) at 2026-11-29 07:30 UTC: freeze"
     points = {p.name: p.value for p in metric_points(rejected, decide_outcome(rejected))}
     assert points["ApprovalWaitSeconds"] == 5400
-    expired = {**STATE, "approval": {"decision": "expired", "expiredAt": "2026-12-02T06:00:01Z", "timeoutSeconds": 259200}}
+    expired = {
+        **STATE,
+        "approval": {"decision": "expired", "expiredAt": "2026-12-02T06:00:01Z", "timeoutSeconds": 259200},
+    }
     assert decide_outcome(expired).value == "APPROVAL_EXPIRED"
     assert "nothing was changed" in outcome_reason(expired, decide_outcome(expired))
     assert "ApprovalWaitSeconds" not in {p.name for p in metric_points(expired, decide_outcome(expired))}
@@ -206,7 +246,12 @@ def test_the_page_headers_forbid_scripts_framing_and_caching() -> None:
         (pages.not_found(), 404),
         (pages.expired({"deadline": "2026-12-02T06:00:00+00:00"}), 410),
         (pages.no_longer_waiting(), 410),
-        (pages.already_decided({"decision": "approved", "decidedBy": {"name": "<b>Dana</b>"}, "decidedAt": "2026-11-29T07:00:00Z"}), 409),
+        (
+            pages.already_decided(
+                {"decision": "approved", "decidedBy": {"name": "<b>Dana</b>"}, "decidedAt": "2026-11-29T07:00:00Z"}
+            ),
+            409,
+        ),
         (pages.cross_site(), 403),
         (pages.try_again(), 503),
     ],

@@ -9,8 +9,13 @@ from cmk_guard.core.models import KeyFacts, KeyStrategy, KnowledgeBaseFacts
 from cmk_guard.core.proposal import describe, plan_fix
 
 KB = KnowledgeBaseFacts(
-    knowledge_base_id="KB12345678", name="hr", arn="arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KB12345678",
-    role_arn="arn:aws:iam::123456789012:role/kb", type="VECTOR", status="ACTIVE", tags={"team": "a"},
+    knowledge_base_id="KB12345678",
+    name="hr",
+    arn="arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KB12345678",
+    role_arn="arn:aws:iam::123456789012:role/kb",
+    type="VECTOR",
+    status="ACTIVE",
+    tags={"team": "a"},
 )
 EXISTING = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -21,29 +26,47 @@ def _facts(state: str = "Enabled", manager: str = "CUSTOMER", spec: str = "SYMME
 
 def _plan(strategy: KeyStrategy, key: KeyFacts | None, readable: bool = True) -> dict:
     scope = key_scope(strategy, KB, "cmk-guard:key-group", EXISTING if strategy is KeyStrategy.EXISTING else None)
-    return plan_fix(scope, key, key_readable=readable, role_arn=KB.role_arn, admins=["arn:aws:iam::123456789012:root"],
-                    rotation_period_days=180, sync_after_update=False)
+    return plan_fix(
+        scope,
+        key,
+        key_readable=readable,
+        role_arn=KB.role_arn,
+        admins=["arn:aws:iam::123456789012:root"],
+        rotation_period_days=180,
+        sync_after_update=False,
+    )
 
 
 def test_no_key_yet_means_create_with_the_key_steps_alias() -> None:
     plan = _plan(KeyStrategy.PER_KNOWLEDGE_BASE, None)
-    assert (plan["keyAction"], plan["alias"], plan["rotationPeriodDays"]) == ("create", "alias/cmk-guard/kb/KB12345678", 180)
+    assert (plan["keyAction"], plan["alias"], plan["rotationPeriodDays"]) == (
+        "create",
+        "alias/cmk-guard/kb/KB12345678",
+        180,
+    )
     text = "\n".join(describe({"proposal": plan}))
     assert "every 180 days" in text and "after your next sync" in text
 
 
 def test_an_enabled_key_behind_the_alias_is_reused() -> None:
     plan = _plan(KeyStrategy.PER_ROLE, _facts())
-    assert plan["keyAction"] == "reuse" and plan["keyArn"] == EXISTING and plan["alias"].startswith("alias/cmk-guard/role/kb-")
+    assert (
+        plan["keyAction"] == "reuse"
+        and plan["keyArn"] == EXISTING
+        and plan["alias"].startswith("alias/cmk-guard/role/kb-")
+    )
     assert "is added to the key's use statement" in "\n".join(describe({"proposal": plan}))
 
 
-@pytest.mark.parametrize(("facts", "why"), [
-    (_facts(state="Disabled"), "Disabled"),
-    (_facts(state="PendingDeletion"), "PendingDeletion"),
-    (_facts(manager="AWS"), "managed by AWS"),
-    (_facts(spec="RSA_2048"), "RSA_2048"),
-])
+@pytest.mark.parametrize(
+    ("facts", "why"),
+    [
+        (_facts(state="Disabled"), "Disabled"),
+        (_facts(state="PendingDeletion"), "PendingDeletion"),
+        (_facts(manager="AWS"), "managed by AWS"),
+        (_facts(spec="RSA_2048"), "RSA_2048"),
+    ],
+)
 def test_an_unusable_key_blocks_the_fix(facts: KeyFacts, why: str) -> None:
     plan = _plan(KeyStrategy.PER_KNOWLEDGE_BASE, facts)
     assert plan["keyAction"] == "blocked" and why in plan["blocker"]

@@ -48,7 +48,15 @@ def approval_mails(stack: EmulatedStack, expect: int = 1, timeout: float = 30) -
             links = LINK.findall(envelope["Message"])
             assert len(links) == 1, f"an approval e-mail carries exactly one link: {envelope['Message']}"
             endpoint, approval_id = links[0]
-            mails.append(ApprovalMail(envelope["Subject"], envelope["Message"], f"{endpoint}/approvals/{approval_id}", endpoint, approval_id))
+            mails.append(
+                ApprovalMail(
+                    envelope["Subject"],
+                    envelope["Message"],
+                    f"{endpoint}/approvals/{approval_id}",
+                    endpoint,
+                    approval_id,
+                )
+            )
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         if len(mails) < expect:
             time.sleep(0.05)
@@ -58,7 +66,9 @@ def approval_mails(stack: EmulatedStack, expect: int = 1, timeout: float = 30) -
 
 def no_more_mails(stack: EmulatedStack) -> bool:
     sqs = boto3.client("sqs", region_name=stack.region)
-    return not sqs.receive_message(QueueUrl=stack.refs["ApprovalTopic.InboxUrl"], MaxNumberOfMessages=10).get("Messages")
+    return not sqs.receive_message(QueueUrl=stack.refs["ApprovalTopic.InboxUrl"], MaxNumberOfMessages=10).get(
+        "Messages"
+    )
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -69,7 +79,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def request(url: str, *, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None) -> Answer:
+def request(
+    url: str, *, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None
+) -> Answer:
     sent = {"User-Agent": BROWSER_UA, **(headers or {})}
     try:
         with _OPENER.open(urllib.request.Request(url, data=data, method=method, headers=sent), timeout=30) as response:
@@ -82,7 +94,9 @@ def get(url: str, **headers: str) -> Answer:
     return request(url, headers=headers)
 
 
-def post(url: str, fields: dict[str, str], *, same_origin: bool = True, headers: dict[str, str] | None = None) -> Answer:
+def post(
+    url: str, fields: dict[str, str], *, same_origin: bool = True, headers: dict[str, str] | None = None
+) -> Answer:
     """A form post as a browser sends it from the page: urlencoded, with the page's Origin and Sec-Fetch-Site."""
     sent = {"Content-Type": "application/x-www-form-urlencoded"}
     if same_origin:
@@ -93,18 +107,28 @@ def post(url: str, fields: dict[str, str], *, same_origin: bool = True, headers:
 
 
 def approval_item(stack: EmulatedStack, approval_id: str) -> dict[str, Any] | None:
-    item = boto3.client("dynamodb", region_name=stack.region).get_item(
-        TableName=stack.ledger_table, Key={"pk": {"S": ledger_key(approval_id)}, "sk": {"S": "REQUEST"}}, ConsistentRead=True
-    ).get("Item")
+    item = (
+        boto3.client("dynamodb", region_name=stack.region)
+        .get_item(
+            TableName=stack.ledger_table,
+            Key={"pk": {"S": ledger_key(approval_id)}, "sk": {"S": "REQUEST"}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
     return item
 
 
 def status(stack: EmulatedStack, execution_arn: str) -> str:
-    return boto3.client("stepfunctions", region_name=stack.region).describe_execution(executionArn=execution_arn)["status"]
+    return boto3.client("stepfunctions", region_name=stack.region).describe_execution(executionArn=execution_arn)[
+        "status"
+    ]
 
 
 def entered_states(stack: EmulatedStack, execution_arn: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in stack.history(execution_arn) if e.get("stateEnteredEventDetails")]
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in stack.history(execution_arn) if e.get("stateEnteredEventDetails")
+    ]
 
 
 def task_token(stack: EmulatedStack, execution_arn: str) -> str:

@@ -42,9 +42,11 @@ def _use_principals(policy: dict) -> set[str]:
 
 def _lock(stack, target: dict) -> dict | None:
     pk = f"DS#{target['accountId']}#{target['region']}#{target['knowledgeBaseId']}#{target['dataSourceId']}"
-    return boto3.client("dynamodb", region_name=stack.region).get_item(
-        TableName=stack.ledger_table, Key={"pk": {"S": pk}, "sk": {"S": "LOCK"}}, ConsistentRead=True
-    ).get("Item")
+    return (
+        boto3.client("dynamodb", region_name=stack.region)
+        .get_item(TableName=stack.ledger_table, Key={"pk": {"S": pk}, "sk": {"S": "LOCK"}}, ConsistentRead=True)
+        .get("Item")
+    )
 
 
 @pytest.fixture
@@ -77,17 +79,23 @@ def test_approve_goes_ahead_exactly_as_in_auto_mode(account, estate, approval_st
     outcome = outcome_for(approval_stack, ds["dataSourceId"])
     assert outcome["outcome"] == "REMEDIATED_VERIFIED", outcome
     key_arn = outcome["key"]["keyArn"]
-    assert outcome["key"]["created"] is True and outcome["key"]["alias"] == f"alias/cmk-guard/kb/{kb['knowledgeBaseId']}"
-    assert data_source(account.region, kb["knowledgeBaseId"], ds["dataSourceId"])["serverSideEncryptionConfiguration"] == {
-        "kmsKeyArn": key_arn
-    }
+    assert (
+        outcome["key"]["created"] is True and outcome["key"]["alias"] == f"alias/cmk-guard/kb/{kb['knowledgeBaseId']}"
+    )
+    assert data_source(account.region, kb["knowledgeBaseId"], ds["dataSourceId"])[
+        "serverSideEncryptionConfiguration"
+    ] == {"kmsKeyArn": key_arn}
     assert _use_principals(key_policy(account.region, key_arn)) == {role}
     assert boto3.client("kms", region_name=account.region).get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"]
     assert outcome["ingestion"]["status"] == "COMPLETE"
     # ... and records who approved, as far as the page can tell
     approval = outcome["approval"]
     assert approval["decision"] == "approved"
-    assert approval["decidedBy"] == {"name": "Dana Admin", "sourceIp": "127.0.0.1", "userAgent": approval["decidedBy"]["userAgent"]}
+    assert approval["decidedBy"] == {
+        "name": "Dana Admin",
+        "sourceIp": "127.0.0.1",
+        "userAgent": approval["decidedBy"]["userAgent"],
+    }
     assert approval["decidedBy"]["userAgent"].startswith("Mozilla/5.0 (X11")
     states = entered_states(approval_stack, execution)
     assert states.index("RequestApproval") < states.index("ProvisionKey") < states.index("ApplyKey")
@@ -194,11 +202,15 @@ def test_forged_or_altered_ids_find_nothing_and_decide_nothing(account, estate, 
 def test_cross_site_and_incomplete_posts_decide_nothing(account, estate, approval_stack) -> None:
     _, kb, ds, execution, mail = _waiting(estate, approval_stack)
     forged_site = post(
-        mail.link, {"decision": "approve", "name": "Mallory"}, same_origin=False,
+        mail.link,
+        {"decision": "approve", "name": "Mallory"},
+        same_origin=False,
         headers={"Origin": "https://attacker.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert forged_site.status == 403
-    null_origin = post(mail.link, {"decision": "approve", "name": "Mallory"}, same_origin=False, headers={"Origin": "null"})
+    null_origin = post(
+        mail.link, {"decision": "approve", "name": "Mallory"}, same_origin=False, headers={"Origin": "null"}
+    )
     assert null_origin.status == 403
     nameless = post(mail.link, {"decision": "approve", "name": "   "})
     assert nameless.status == 400 and 'role="alert"' in nameless.body and "<form" in nameless.body
@@ -216,7 +228,10 @@ def test_cross_site_and_incomplete_posts_decide_nothing(account, estate, approva
 def test_a_failed_hand_over_is_undone_so_the_person_can_try_again(account, estate, approval_stack) -> None:
     _, kb, ds, execution, mail = _waiting(estate, approval_stack)
     account.faults.add(
-        "stepfunctions", "SendTaskSuccess", Fault.ACCESS_DENIED, times=1,
+        "stepfunctions",
+        "SendTaskSuccess",
+        Fault.ACCESS_DENIED,
+        times=1,
         principal=approval_stack.role_arns["ApprovalPageFunctionRole"],
     )
     failed = post(mail.link, {"decision": "approve", "name": "Dana Admin"})
@@ -246,7 +261,9 @@ def test_no_approval_id_or_task_token_in_any_log(account, estate, approval_stack
         assert mail.approval_id not in line
         assert token not in line
     # The ledger keeps only the hash of the id, and gives the token up once decided
-    items = boto3.client("dynamodb", region_name=approval_stack.region).scan(TableName=approval_stack.ledger_table)["Items"]
+    items = boto3.client("dynamodb", region_name=approval_stack.region).scan(TableName=approval_stack.ledger_table)[
+        "Items"
+    ]
     dumped = json.dumps(items)
     assert mail.approval_id not in dumped and token not in dumped
     # The workflow's own history never sees the id (the request step's result names neither)
@@ -258,12 +275,32 @@ def test_the_lock_holds_while_a_person_decides(account, estate, approval_stack) 
     _, kb, ds, execution, mail = _waiting(estate, approval_stack)
     # Another change to the same data source while the first request waits
     agent = boto3.client("bedrock-agent", region_name=account.region)
-    current = agent.get_data_source(knowledgeBaseId=kb["knowledgeBaseId"], dataSourceId=ds["dataSourceId"])["dataSource"]
+    current = agent.get_data_source(knowledgeBaseId=kb["knowledgeBaseId"], dataSourceId=ds["dataSourceId"])[
+        "dataSource"
+    ]
     agent.update_data_source(
-        knowledgeBaseId=kb["knowledgeBaseId"], dataSourceId=ds["dataSourceId"], name=current["name"],
-        description="edited", dataSourceConfiguration=current["dataSourceConfiguration"],
-        **({"vectorIngestionConfiguration": current["vectorIngestionConfiguration"]} if current.get("vectorIngestionConfiguration") else {}),
+        knowledgeBaseId=kb["knowledgeBaseId"],
+        dataSourceId=ds["dataSourceId"],
+        name=current["name"],
+        description="edited",
+        dataSourceConfiguration=current["dataSourceConfiguration"],
+        **(
+            {"vectorIngestionConfiguration": current["vectorIngestionConfiguration"]}
+            if current.get("vectorIngestionConfiguration")
+            else {}
+        ),
     )
+    lock = _lock(
+        approval_stack,
+        {
+            "accountId": account.account_id,
+            "region": account.region,
+            "knowledgeBaseId": kb["knowledgeBaseId"],
+            "dataSourceId": ds["dataSourceId"],
+        },
+    )
+    held_for = int(lock["expiresAt"]["N"]) - int(lock["lockedAt"]["N"])
+    assert held_for == 345600 + 72 * 3600, "the lock outlives the longest workflow plus the approval wait"
     second = approval_stack.deliveries[-1].execution_arn
     assert second != execution
     assert approval_stack.wait(second)["status"] == "SUCCEEDED"
@@ -304,8 +341,18 @@ def test_the_email_says_where_why_what_and_when(account, estate, make_stack) -> 
     ds = estate.data_source(kb["knowledgeBaseId"], "policies")
     (mail,) = approval_mails(stack)
     body = mail.body
-    for text in (account.account_id, account.region, "second", kb["knowledgeBaseId"], ds["dataSourceId"], "AWS_OWNED_KEY",
-                 f"reuse the existing key {key_arn}", "per-role strategy", role, "Deadline:"):
+    for text in (
+        account.account_id,
+        account.region,
+        "second",
+        kb["knowledgeBaseId"],
+        ds["dataSourceId"],
+        "AWS_OWNED_KEY",
+        f"reuse the existing key {key_arn}",
+        "per-role strategy",
+        role,
+        "Deadline:",
+    ):
         assert text in body, text
     assert "second" in mail.subject
     post(mail.link, {"decision": "reject", "name": "Dana Admin"})

@@ -53,7 +53,9 @@ def browser(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
-def test_a_person_approves_in_a_browser_and_the_workflow_completes(account, estate, make_stack, browser, tmp_path) -> None:
+def test_a_person_approves_in_a_browser_and_the_workflow_completes(
+    account, estate, make_stack, browser, tmp_path
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -73,8 +75,14 @@ def test_a_person_approves_in_a_browser_and_the_workflow_completes(account, esta
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert browser.find_element(By.TAG_NAME, "h1").text == "Approve a KMS key change?"
     text = browser.find_element(By.TAG_NAME, "main").text
-    for expected in (f"payroll ({kb['knowledgeBaseId']})", ds["dataSourceId"], "AWS_OWNED_KEY",
-                     f"alias/cmk-guard/kb/{kb['knowledgeBaseId']}", role, "Decide by"):
+    for expected in (
+        f"payroll ({kb['knowledgeBaseId']})",
+        ds["dataSourceId"],
+        "AWS_OWNED_KEY",
+        f"alias/cmk-guard/kb/{kb['knowledgeBaseId']}",
+        role,
+        "Decide by",
+    ):
         assert expected in text, expected
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     approve = browser.find_element(By.CSS_SELECTOR, "button[value=approve]")
@@ -92,9 +100,9 @@ def test_a_person_approves_in_a_browser_and_the_workflow_completes(account, esta
     assert stack.wait(execution, timeout=90)["status"] == "SUCCEEDED"
     outcome = outcome_for(stack, ds["dataSourceId"])
     assert outcome["outcome"] == "REMEDIATED_VERIFIED"
-    assert data_source(account.region, kb["knowledgeBaseId"], ds["dataSourceId"])["serverSideEncryptionConfiguration"] == {
-        "kmsKeyArn": outcome["key"]["keyArn"]
-    }
+    assert data_source(account.region, kb["knowledgeBaseId"], ds["dataSourceId"])[
+        "serverSideEncryptionConfiguration"
+    ] == {"kmsKeyArn": outcome["key"]["keyArn"]}
     who = outcome["approval"]["decidedBy"]
     assert who["name"] == "Dana Admin" and who["sourceIp"] == "127.0.0.1" and "Chrome" in who["userAgent"]
     assert outcome["approval"]["reason"] == "approved in the change meeting"

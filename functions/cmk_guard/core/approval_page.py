@@ -41,7 +41,8 @@ HEADERS = {
     "Cache-Control": "no-store",
     # No script at all; only this page's own style block; the form may only post back to this origin.
     "Content-Security-Policy": (
-        f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -140,7 +141,7 @@ def no_longer_waiting() -> Page:
     return message(
         410,
         "Approval request no longer open",
-        "The workflow is no longer waiting for this decision (it timed out or ended). Nothing was changed by this page.",
+        "The workflow no longer waits for this decision (it timed out or ended). Nothing was changed by this page.",
     )
 
 

@@ -90,7 +90,8 @@ def _key_step(proposal: dict[str, Any]) -> str:
     action = proposal.get("keyAction")
     if action == "create":
         return (
-            f"create a new customer-managed KMS key with alias {proposal.get('alias')} ({strategy.value} strategy: {sharing}), "
+            f"create a new customer-managed KMS key with alias {proposal.get('alias')} "
+            f"({strategy.value} strategy: {sharing}), "
             f"symmetric, automatic rotation every {proposal.get('rotationPeriodDays')} days"
         )
     if action == "blocked":

@@ -34,7 +34,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     config = wiring.settings()
     if payload.action == "describe":
         proposal = run_describe(payload.input, config, wiring.kms(payload.target.region))
-        logger.info("fix described", extra={"keyAction": proposal.get("keyAction"), "strategy": proposal.get("strategy")})
+        logger.info(
+            "fix described", extra={"keyAction": proposal.get("keyAction"), "strategy": proposal.get("strategy")}
+        )
         return proposal
     if payload.action == "request":
         ports = RequestPorts(

@@ -91,10 +91,14 @@ def decide(approval_id: str, fields: dict[str, str], requester: Requester, ports
             return closed
         assert request is not None
         problems = {str(error["loc"][0]) for error in exc.errors() if error.get("loc")}
-        text = "Type your name, then choose Approve or Reject." if "name" in problems or "decision" in problems else (
-            "The reason is too long."
+        text = (
+            "Type your name, then choose Approve or Reject."
+            if "name" in problems or "decision" in problems
+            else ("The reason is too long.")
         )
-        page = pages.pending(request, error=text, name=fields.get("name", "")[:100], reason=fields.get("reason", "")[:1000])
+        page = pages.pending(
+            request, error=text, name=fields.get("name", "")[:100], reason=fields.get("reason", "")[:1000]
+        )
         return Result(page, "invalid-form")
     now = ports.now()
     decided_at = now.isoformat()
