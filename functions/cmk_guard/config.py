@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -43,6 +44,9 @@ class Settings(BaseModel):
     organization_id: str = Field(alias="ORGANIZATION_ID", default="")
     member_role_prefix: str = Field(alias="MEMBER_ROLE_PREFIX", default="cmk-guard-member", min_length=1)
     member_external_id: str = Field(alias="MEMBER_EXTERNAL_ID", default="")
+    # Approval mode: where the approval e-mail goes and how long a request waits for a person.
+    approval_topic_arn: str = Field(alias="APPROVAL_TOPIC_ARN", default="")
+    approval_timeout_hours: float = Field(alias="APPROVAL_TIMEOUT_HOURS", default=72, gt=0, le=720)
 
     @field_validator("key_admin_principal_arns", "key_inspector_role_arns", mode="before")
     @classmethod
@@ -55,6 +59,11 @@ class Settings(BaseModel):
         if value is Mode.EXEMPT:
             raise ValueError("the stack-wide Mode cannot be 'exempt'; tag knowledge bases instead")
         return value
+
+    @property
+    def approval_timeout_seconds(self) -> int:
+        """The approval wait in whole seconds (Step Functions timeouts are integers), at least one."""
+        return max(1, math.ceil(self.approval_timeout_hours * 3600))
 
     def admins_for(self, account_id: str) -> list[str]:
         """Key administrators; the account root (which delegates to IAM) when none are configured."""

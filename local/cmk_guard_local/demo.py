@@ -3,6 +3,7 @@
 1. A data source is created without a key: cmk-guard creates a key, updates the data source, confirms the fix.
 2. A data source already on a customer-managed key is left untouched.
 3. A data source of an exempt knowledge base is skipped.
+4. Approval mode: the e-mail, the page (GET shows), the decision (POST), the fix.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any  # noqa: E402
 import boto3  # noqa: E402
 
 from cmk_guard_local import lambda_runtime  # noqa: E402,F401
+from cmk_guard_local.approval_demo import round_trip  # noqa: E402
 from cmk_guard_local.emulator import EmulatedAccount, acting_as  # noqa: E402
 from cmk_guard_local.scenario import Estate, vector_ingestion_configurations  # noqa: E402
 from cmk_guard_local.stack import EmulatedStack  # noqa: E402
@@ -76,6 +78,9 @@ def tell(stack: EmulatedStack, execution_arn: str, before: dict[str, Any] | None
     step("event", f"{target['eventName']} of {target['knowledgeBaseId']}/{target['dataSourceId']} at {target['eventTime']}")
     step("verdict", f"{check['verdict']} ({check['reason']}): {check['detail']}")
     step("mode", f"{check['mode']} (from {check['modeSource']})")
+    if state.get("approval"):
+        who = state["approval"].get("decidedBy") or {}
+        step("approval", f"{state['approval']['decision']} by {who.get('name')} ({who.get('sourceIp')}) at {state['approval'].get('decidedAt')}")
     if "key" in state:
         step("key", key_story(stack.region, state["key"]))
     if state.get("apply", {}).get("applied") and before is not None:
@@ -145,6 +150,9 @@ def main() -> None:
             estate.data_source(kb3["knowledgeBaseId"], "scratch")
         tell(stack, stack.deliveries[-1].execution_arn)
 
+        heading("4. Approval mode: a person approves on the page (tag cmk-guard:mode=approval)")
+        approved = round_trip(stack, estate, ADMIN, step, tell)
+
         heading("Summary")
         for outcome in stack.outcomes():
             target = outcome.get("target", {})
@@ -157,6 +165,8 @@ def main() -> None:
         stack.close()
         if first["record"]["outcome"] != "REMEDIATED_VERIFIED":
             raise SystemExit("the demo's main scenario did not end REMEDIATED_VERIFIED")
+        if approved["record"]["outcome"] != "REMEDIATED_VERIFIED":
+            raise SystemExit("the demo's approval round trip did not end REMEDIATED_VERIFIED")
 
 
 if __name__ == "__main__":

@@ -99,6 +99,12 @@ def register(function: LocalFunction) -> None:
         _FUNCTIONS[function.arn] = function
 
 
+def lookup(name_or_arn: str) -> LocalFunction | None:
+    """A registered function by name or ARN (for callers other than ``lambda:Invoke``, such as an HTTP API)."""
+    with _LOCK:
+        return _FUNCTIONS.get(name_or_arn)
+
+
 def clear() -> None:
     with _LOCK:
         _FUNCTIONS.clear()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from cmk_guard_local import lambda_runtime
+from cmk_guard_local.http_api import LocalHttpApi, routes
 from cmk_guard_local.template import functions, load_template, parameters, resolve, state_machine
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class EmulatedStack:
         self.state_machine_arn = ""
         self.event_pattern: dict[str, Any] = {}
         self.ops_inbox_url = ""
+        self.http_apis: dict[str, LocalHttpApi] = {}
 
     # -- deployment -------------------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -87,6 +89,7 @@ class EmulatedStack:
         self._create_ledger()
         self._create_ops_topic()
         self._register_functions()
+        self._start_http_apis()
         self._create_state_machine()
         self.account.cloudtrail.subscribe(self._on_record)
         return self
@@ -162,6 +165,15 @@ class EmulatedStack:
         merged["AWS_REGION"] = self.region
         os.environ.update(merged)
         self.environment = merged
+
+    def _start_http_apis(self) -> None:
+        """Each AWS::Serverless::HttpApi is served on 127.0.0.1; its ApiEndpoint is that server's URL."""
+        names = {logical_id: self.refs[logical_id] for logical_id in functions(self.template)}
+        for logical_id in self._resources("AWS::Serverless::HttpApi"):
+            api = LocalHttpApi(routes(self.template, logical_id), names, self.account_id).start()
+            self.http_apis[logical_id] = api
+            self.refs[logical_id] = api.api_id
+            self.refs[f"{logical_id}.ApiEndpoint"] = api.endpoint
 
     def _create_state_machine(self) -> None:
         spec = state_machine(self.template)
@@ -279,4 +291,6 @@ class EmulatedStack:
                 sqs.delete_message(QueueUrl=self.ops_inbox_url, ReceiptHandle=message["ReceiptHandle"])
 
     def close(self) -> None:
+        for api in self.http_apis.values():
+            api.stop()
         lambda_runtime.clear()

@@ -16,7 +16,7 @@ from .conftest import ACCOUNT_ID, REGION, ROOT
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
-# design.md §5: parameters that exist now (the approval and sweep parameters come with those features).
+# design.md §5: parameters that exist now (the sweep parameters come with that feature).
 CONTRACT_PARAMETERS = {
     "Mode",
     "KeyStrategy",
@@ -27,6 +27,8 @@ CONTRACT_PARAMETERS = {
     "OpsEmail",
     "SyncAfterUpdate",
     "VerifyTimeoutMinutes",
+    "ApprovalEmail",
+    "ApprovalTimeoutHours",
 }
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 LAMBDA_SETS = {"AWS_REGION"}  # set by the Lambda runtime, never by the template
@@ -52,6 +54,9 @@ def fake_refs(template: dict[str, Any], **overrides: str) -> dict[str, str]:
             refs[logical_id] = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:cmk-guard-{logical_id}"
         elif resource["Type"] == "AWS::DynamoDB::Table":
             refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/cmk-guard-{logical_id}"
+        elif resource["Type"] == "AWS::Serverless::HttpApi":
+            refs[logical_id] = "a1b2c3d4e5"
+            refs[f"{logical_id}.ApiEndpoint"] = f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com"
     refs.update(overrides)
     return refs
 
@@ -84,7 +89,11 @@ def test_every_asl_file_is_deployed_with_complete_substitutions(template: dict[s
 def test_substitutions_resolve_to_the_functions_they_name(template: dict[str, Any]) -> None:
     refs = fake_refs(template)
     substituted = {k: resolve(v, refs) for k, v in state_machine(template)["substitutions"].items()}
-    expected = {"OpsTopicArn": refs["OpsTopic"], "Partition": refs["AWS::Partition"]}
+    expected = {
+        "OpsTopicArn": refs["OpsTopic"],
+        "Partition": refs["AWS::Partition"],
+        "ApprovalPageUrl": refs["ApprovalApi.ApiEndpoint"],
+    }
     for placeholder, arn in substituted.items():
         if placeholder in expected:
             assert arn == expected[placeholder], placeholder
@@ -111,7 +120,13 @@ def test_the_resolved_environment_is_valid_settings(template: dict[str, Any]) ->
         settings = Settings.model_validate({**environment, "AWS_REGION": REGION})
         assert settings.ledger_table_name == "cmk-guard-LedgerTable", logical_id
         assert settings.key_manager_role_arn == refs["KeyFunctionRole.Arn"]
-        assert settings.key_inspector_role_arns == [refs["CheckFunctionRole.Arn"], refs["ApplyFunctionRole.Arn"]]
+        assert settings.key_inspector_role_arns == [
+            refs["CheckFunctionRole.Arn"],
+            refs["ApplyFunctionRole.Arn"],
+            refs["ProposeFunctionRole.Arn"],
+        ]
+        assert settings.approval_topic_arn == refs["ApprovalTopic"]
+        assert settings.approval_timeout_seconds == 72 * 3600
         assert settings.key_rotation_period_days == 365
         longest_wait = (settings.verify_timeout_minutes + settings.ingestion_timeout_minutes) * 60
         assert settings.lock_ttl_seconds > longest_wait
@@ -120,7 +135,7 @@ def test_the_resolved_environment_is_valid_settings(template: dict[str, Any]) ->
 def test_environment_is_the_same_for_every_function(template: dict[str, Any]) -> None:
     # The in-process harness runs every handler with one shared environment.
     environments = [json.dumps(spec["environment"], sort_keys=True) for spec in functions(template).values()]
-    assert len(environments) == 7  # six workflow steps and the preventive hook
+    assert len(environments) == 9  # seven workflow functions, the approval page and the preventive hook
     assert len(set(environments)) == 1
 
 

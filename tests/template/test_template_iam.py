@@ -25,6 +25,8 @@ LAMBDA_ROLES = {
     "ConfirmFunctionRole": "ConfirmFunctionLogGroup",
     "RecordFunctionRole": "RecordFunctionLogGroup",
     "HookFunctionRole": "HookFunctionLogGroup",
+    "ProposeFunctionRole": "ProposeFunctionLogGroup",
+    "ApprovalPageFunctionRole": "ApprovalPageFunctionLogGroup",
 }
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # Steps that act in member accounts assume their member role there (only with OrganizationId).
@@ -60,6 +62,8 @@ EXPECTED_ACTIONS = {
     "RecordFunctionRole": COMMON | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish"},
     # Only on the way to a refusal: is the knowledge base MANAGED or tagged exempt?
     "HookFunctionRole": COMMON | {"bedrock:GetKnowledgeBase", "bedrock:ListTagsForResource"},
+    "ProposeFunctionRole": COMMON | {"kms:DescribeKey", "dynamodb:PutItem", "sns:Publish"},
+    "ApprovalPageFunctionRole": COMMON | {"dynamodb:GetItem", "dynamodb:UpdateItem", "states:SendTaskSuccess"},
 }
 # Actions that IAM cannot scope to a resource (or, for DescribeKey, any key by design), allowed with Resource "*".
 STAR_RESOURCE_ACTIONS = {
@@ -67,6 +71,7 @@ STAR_RESOURCE_ACTIONS = {
     "kms:DescribeKey",  # the check step describes whatever key a data source names
     "kms:TagResource",  # tags sent with CreateKey
     "cloudtrail:LookupEvents",  # no resource-level permissions
+    "states:SendTaskSuccess",  # no resource types: the task token is the capability
     "xray:PutTraceSegments",  # X-Ray has no resource types
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -276,17 +281,19 @@ def test_ledger_and_topic_access_is_scoped(template: dict[str, Any]) -> None:
             if any(a.startswith("dynamodb:") for a in actions):
                 assert statement["Resource"] == {"Fn::GetAtt": ["LedgerTable", "Arn"]}, role
             if "sns:Publish" in actions:
-                assert statement["Resource"] == {"Ref": "OpsTopic"}, role
+                topic = "ApprovalTopic" if role == "ProposeFunctionRole" else "OpsTopic"
+                assert statement["Resource"] == {"Ref": topic}, role
 
 
-def test_state_machine_may_invoke_exactly_its_six_functions(transformed: dict[str, Any]) -> None:
+def test_state_machine_may_invoke_exactly_its_seven_functions(transformed: dict[str, Any]) -> None:
     role = transformed["Resources"]["RemediateStateMachineRole"]["Properties"]
     invoked = set()
     for policy in role["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
             if "lambda:InvokeFunction" in _listify(statement["Action"]):
                 invoked.add(statement["Resource"]["Fn::Sub"][1]["functionName"]["Ref"])
-    assert invoked == {f"{step}Function" for step in ("Check", "Key", "Apply", "Ingest", "Confirm", "Record")}
+    steps = ("Check", "Key", "Apply", "Ingest", "Confirm", "Record", "Propose")
+    assert invoked == {f"{step}Function" for step in steps}, "never the approval page: only a person's POST decides"
 
 
 def test_keys_cmk_guard_creates_grant_the_key_role_what_the_key_step_calls() -> None:

@@ -16,9 +16,12 @@ FUNCTIONS = {
     "ConfirmFunction": "confirm",
     "RecordFunction": "record",
     "HookFunction": "hook",  # the preventive CloudFormation hook (exists only when EnablePreventiveHook is on)
+    "ProposeFunction": "propose",
 }
 # CloudFormation waits at most 30 seconds for a Lambda hook; the workflow steps keep the Globals timeout.
 TIMEOUTS = {"HookFunction": 25}
+# The approval page runs behind API Gateway: its own name, handler and a shorter timeout (a person waits for it).
+PAGE_FUNCTION = ("ApprovalPageFunction", "approve", "approval_page")
 # The rule's pattern, exactly as the contract states it (the prefix stays a Fn::Sub until deployment).
 EXPECTED_PATTERN = {
     "source": ["aws.bedrock"],
@@ -48,12 +51,12 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 7
+    assert counts["AWS::Lambda::Function"] == 9
     assert counts["AWS::StepFunctions::StateMachine"] == 1
     assert counts["AWS::Events::Rule"] == 2, "the default bus's rule and the organization bus's (IsOrganization)"
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
-    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS)
+    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS) | {PAGE_FUNCTION[0]}
     assert not [r["Type"] for r in transformed["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
 
 
@@ -132,13 +135,14 @@ def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -
 
 def test_functions_after_transform(transformed: dict[str, Any]) -> None:
     lambdas = _of_type(transformed, "AWS::Lambda::Function")
-    for logical_id, short in FUNCTIONS.items():
+    page_id = PAGE_FUNCTION[0]
+    for logical_id, short, handler in [(k, v, v) for k, v in FUNCTIONS.items()] + [PAGE_FUNCTION]:
         properties = lambdas[logical_id]["Properties"]
-        assert properties["Handler"] == f"cmk_guard.handlers.{short}.lambda_handler"
+        assert properties["Handler"] == f"cmk_guard.handlers.{handler}.lambda_handler"
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
-        assert properties["Timeout"] == TIMEOUTS.get(logical_id, 60) and properties["MemorySize"] == 256
+        assert properties["Timeout"] == (20 if logical_id == page_id else TIMEOUTS.get(logical_id, 60)) and properties["MemorySize"] == 256
         assert properties["Role"] == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
         assert properties["LoggingConfig"] == {"LogGroup": {"Ref": f"{logical_id}LogGroup"}}
         log_group = transformed["Resources"][f"{logical_id}LogGroup"]["Properties"]
@@ -146,7 +150,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
     reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
-    assert reserved == {k: {"ConfirmFunction": 1, "KeyFunction": 5}.get(k) for k in FUNCTIONS}
+    assert reserved == {k: {"ConfirmFunction": 1, "KeyFunction": 5}.get(k) for k in [*FUNCTIONS, page_id]}
 
 
 def test_cfn_lint_passes_with_informational_checks(cfn_lint_run: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cmk_guard.core import approval as approvals
 from cmk_guard.core.models import Mode, Outcome, Verdict
 
 VERDICT_OUTCOMES = {
@@ -63,6 +64,8 @@ def outcome_reason(state: dict[str, Any], outcome: Outcome) -> str | None:
     """One line saying why the outcome is what it is."""
     if outcome is Outcome.FAILED:
         return failure_reason(state) or "the workflow ended without applying the key"
+    if outcome in {Outcome.APPROVAL_REJECTED, Outcome.APPROVAL_EXPIRED}:
+        return approvals.summary(state.get("approval") or {})
     problem = state.get("verificationError")
     if outcome is Outcome.REMEDIATED_UNVERIFIED:
         if problem:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cmk_guard.core.approval import summary as approval_summary
 from cmk_guard.core.models import Outcome
+from cmk_guard.core.proposal import describe
 
 NAMESPACE = "CmkGuard"
 SILENT_OUTCOMES = frozenset({Outcome.ALREADY_COMPLIANT})
@@ -53,6 +55,11 @@ def metric_points(state: dict[str, Any], outcome: Outcome) -> list[MetricPoint]:
         verify = _seconds_between(event_time, verification.get("foundAt"))
         if verify is not None:
             points.append(MetricPoint("TimeToVerifySeconds", verify, "Seconds"))
+    approval = state.get("approval") or {}
+    if approval.get("decision") in {"approved", "rejected"}:
+        wait = _seconds_between(approval.get("requestedAt"), approval.get("decidedAt"))
+        if wait is not None:
+            points.append(MetricPoint("ApprovalWaitSeconds", wait, "Seconds"))
     ingestion = state.get("ingestion") or {}
     denied = int(verification.get("accessDenied") or 0) + (1 if ingestion.get("kmsFailure") else 0)
     if denied:
@@ -89,10 +96,14 @@ def notification(state: dict[str, Any], outcome: Outcome, reason: str | None, ex
         _line("Trigger:", f"{target.get('eventName')} at {target.get('eventTime')} (event {target.get('eventId')})" if target else None),
         _line("Verdict:", f"{check.get('verdict')} ({check.get('reason')}): {check.get('detail')}" if check.get("verdict") else None),
         _line("Mode:", f"{check.get('mode')} ({check.get('modeSource')})" if check.get("mode") else None),
+        _line("Approval:", approval_summary(state["approval"]) if state.get("approval") else None),
         _line("Key:", key_text),
         _line("Update:", f"applied at {apply.get('appliedAt')}; changed only {', '.join(apply.get('changedFields') or []) or 'nothing'}" if apply.get("applied") else None),
         _line("Ingestion:", f"job {ingestion.get('jobId')} {ingestion.get('status')}" if ingestion.get("jobId") else None),
         _line("Verification:", f"{len(found)} KMS event(s): " + ", ".join(f"{e['eventName']} at {e['eventTime']}" for e in found) if found else ("no KMS event found before the deadline" if verification else None)),
         _line("Execution:", execution_arn),
     ]
-    return subject, "\n".join(line for line in lines if line) + "\n"
+    if outcome is Outcome.NOTIFIED and state.get("proposal"):
+        # notify mode: the same description the approval e-mail carries, without a link.
+        lines += ["", *describe(state, would=True)]
+    return subject, "\n".join(line for line in lines if line is not None) + "\n"

@@ -90,7 +90,9 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
     evaluation, kb, decision = _assess(target, settings, ports)
     mode = decision.mode if decision else Mode.APPROVAL
     if evaluation.verdict is Verdict.NON_COMPLIANT and mode in LOCKING_MODES:
-        if not ports.ledger.acquire_lock(target, execution_arn, settings.lock_ttl_seconds):
+        # In approval mode the workflow may wait for a person first: the lock outlives that wait too.
+        ttl = settings.lock_ttl_seconds + (settings.approval_timeout_seconds if mode is Mode.APPROVAL else 0)
+        if not ports.ledger.acquire_lock(target, execution_arn, ttl):
             holder = ports.ledger.lock_holder(target)
             evaluation = skipped(Reason.REMEDIATION_IN_PROGRESS, f"another remediation holds the lock: {holder}")
     check: dict[str, Any] = {

@@ -34,7 +34,7 @@ def run_record(
         "reason": reason,
         "recordedAt": datetime.now(UTC).isoformat(),
         "executionArn": execution_arn,
-        **{k: state[k] for k in ("target", "check", "key", "apply", "ingestion", "verification", "verificationError", "approval") if k in state},
+        **{k: state[k] for k in ("target", "check", "proposal", "key", "apply", "ingestion", "verification", "verificationError", "approval") if k in state},
     }
     ledger.put_outcome(partition, execution_arn, record)
     message_id = None
