@@ -6,7 +6,7 @@ import pytest
 
 from cmk_guard.core.key_scope import key_scope
 from cmk_guard.core.models import KeyFacts, KeyStrategy, KnowledgeBaseFacts
-from cmk_guard.core.proposal import describe, plan_fix
+from cmk_guard.core.proposal import describe, description, plan_fix
 
 KB = KnowledgeBaseFacts(
     knowledge_base_id="KB12345678",
@@ -81,3 +81,40 @@ def test_existing_strategy_names_the_configured_key_or_blocks_if_it_is_gone() ->
 def test_a_key_cmk_guard_may_not_describe_is_reported_not_guessed() -> None:
     plan = _plan(KeyStrategy.PER_KNOWLEDGE_BASE, None, readable=False)
     assert plan["keyAction"] == "reuse" and "may not describe" in plan["note"]
+
+
+class _KmsThatMustNotBeCalled:
+    def describe_key(self, key_id: str) -> KeyFacts | None:
+        raise AssertionError(f"described {key_id} in the wrong account")
+
+
+@pytest.mark.parametrize(("home", "described"), [("111122223333", False), ("123456789012", True)])
+def test_a_member_accounts_key_is_not_described_from_the_central_account(home: str, described: bool) -> None:
+    from cmk_guard.config import Settings
+    from cmk_guard.steps.propose import run_describe
+
+    class _Kms:
+        calls: list[str] = []
+
+        def describe_key(self, key_id: str) -> KeyFacts | None:
+            self.calls.append(key_id)
+            return None
+
+    settings = Settings.model_validate({"LEDGER_TABLE_NAME": "ledger", "HOME_ACCOUNT_ID": home})
+    state = {
+        "target": {
+            "accountId": "123456789012", "region": "us-east-1", "knowledgeBaseId": "KB12345678",
+            "dataSourceId": "DS12345678", "eventId": "e-1", "eventName": "CreateDataSource",
+            "eventTime": "2026-11-29T06:00:00Z",
+        },
+        "check": {"mode": "notify", "knowledgeBase": KB.to_state()},
+    }
+    kms = _Kms() if described else _KmsThatMustNotBeCalled()
+    proposal = run_describe(state, settings, kms)  # type: ignore[arg-type]
+    if described:
+        assert _Kms.calls == ["alias/cmk-guard/kb/KB12345678"]
+        assert proposal["keyAction"] == "create"
+    else:
+        assert (proposal["keyAction"], proposal["account"]) == ("decide-in-member-account", "123456789012")
+        text = " ".join(value for _, value in description({**state, "proposal": proposal}))
+        assert "in account 123456789012" in text and "when the fix runs" in text

@@ -96,6 +96,12 @@ def _key_step(proposal: dict[str, Any]) -> str:
         )
     if action == "blocked":
         return f"none can be used: {proposal.get('blocker')}"
+    if action == "decide-in-member-account":
+        alias = proposal.get("alias") or proposal.get("keyArn") or "the configured key"
+        return (
+            f"select or create the key {alias} in account {proposal.get('account')} "
+            f"({strategy.value} strategy: {sharing}); the key step decides there, when the fix runs"
+        )
     parts = ["reuse the existing key"]
     if proposal.get("keyArn"):
         parts.append(proposal["keyArn"])

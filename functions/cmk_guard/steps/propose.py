@@ -33,11 +33,14 @@ def run_describe(state: dict[str, Any], settings: Settings, kms: Kms) -> dict[st
     kb = KnowledgeBaseFacts.model_validate(check["knowledgeBase"])
     scope = key_scope(settings.key_strategy, kb, settings.key_group_tag_key, settings.existing_key_arn or None)
     lookup = scope.existing_key_arn or scope.alias or ""
-    readable = True
-    try:
-        key = kms.describe_key(lookup)
-    except AccessDeniedError:
-        key, readable = None, False
+    key, readable = None, False
+    # A member account's keys are not this account's to describe: the proposal then says the key is decided at
+    # fix time, by the key step acting in that account, rather than guessing from this account's aliases.
+    if not settings.home_account_id or target.account_id == settings.home_account_id:
+        try:
+            key, readable = kms.describe_key(lookup), True
+        except AccessDeniedError:
+            key, readable = None, False
     proposal = plan_fix(
         scope,
         key,
@@ -47,6 +50,10 @@ def run_describe(state: dict[str, Any], settings: Settings, kms: Kms) -> dict[st
         rotation_period_days=settings.key_rotation_period_days,
         sync_after_update=settings.sync_after_update,
     )
+    if not readable and settings.home_account_id and target.account_id != settings.home_account_id:
+        proposal["keyAction"] = "decide-in-member-account"
+        proposal["account"] = target.account_id
+        proposal.pop("note", None)
     if check.get("mode") == Mode.APPROVAL:
         proposal["approvalTimeoutSeconds"] = settings.approval_timeout_seconds
     return proposal
