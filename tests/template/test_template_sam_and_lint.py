@@ -15,6 +15,7 @@ FUNCTIONS = {
     "IngestFunction": "ingest",
     "ConfirmFunction": "confirm",
     "RecordFunction": "record",
+    "KeyDenialsFunction": "denials",
 }
 # The rule's pattern, exactly as the contract states it (the prefix stays a Fn::Sub until deployment).
 EXPECTED_PATTERN = {
@@ -45,9 +46,9 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 6
+    assert counts["AWS::Lambda::Function"] == 7
     assert counts["AWS::StepFunctions::StateMachine"] == 1
-    assert counts["AWS::Events::Rule"] == 1
+    assert counts["AWS::Events::Rule"] == 2  # data source changes, and KMS access errors (KmsAccessDenied)
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
     assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS)
@@ -68,8 +69,17 @@ def test_state_machine_is_standard_traced_and_logs_errors_without_data(transform
     assert properties["DefinitionS3Location"]["Key"].endswith("remediate.asl.json")
 
 
+def _state_machine_rule(transformed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((rule_id, rule),) = [
+        (k, v)
+        for k, v in _of_type(transformed, "AWS::Events::Rule").items()
+        if v["Properties"]["Targets"][0]["Arn"] == {"Ref": "RemediateStateMachine"}
+    ]
+    return rule_id, rule
+
+
 def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transformed: dict[str, Any]) -> None:
-    ((rule_id, rule),) = _of_type(transformed, "AWS::Events::Rule").items()
+    rule_id, rule = _state_machine_rule(transformed)
     properties = rule["Properties"]
     assert properties["EventPattern"] == EXPECTED_PATTERN
     assert properties.get("State") == "ENABLED"
@@ -81,7 +91,7 @@ def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transforme
 
 
 def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -> None:
-    (rule_id,) = _of_type(transformed, "AWS::Events::Rule")
+    rule_id, _ = _state_machine_rule(transformed)
     queue = transformed["Resources"]["RuleDeadLetterQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -111,7 +121,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
     reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
-    assert reserved == {k: (1 if k == "ConfirmFunction" else None) for k in FUNCTIONS}
+    assert reserved == {k: {"ConfirmFunction": 1, "KeyDenialsFunction": 2}.get(k) for k in FUNCTIONS}
 
 
 def test_cfn_lint_passes_with_informational_checks(cfn_lint_run: Any) -> None:
