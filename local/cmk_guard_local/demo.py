@@ -24,6 +24,7 @@ import boto3  # noqa: E402
 from cmk_guard_local import lambda_runtime  # noqa: E402,F401
 from cmk_guard_local.approval_demo import round_trip  # noqa: E402
 from cmk_guard_local.emulator import EmulatedAccount, acting_as  # noqa: E402
+from cmk_guard_local.report import collect, duration  # noqa: E402
 from cmk_guard_local.scenario import Estate, vector_ingestion_configurations  # noqa: E402
 from cmk_guard_local.stack import EmulatedStack  # noqa: E402
 
@@ -162,6 +163,13 @@ def main() -> None:
         if notes:
             print("    Subject: " + str(notes[0]["subject"]))
             print("\n".join("    " + line for line in str(notes[0]["message"]).splitlines()))
+        report = collect(stack)  # the ledger and the EMF metrics in the emulated CloudWatch Logs
+        print()
+        for label, distribution in (("MTTR (event -> key applied)", report.time_to_remediate),
+                                    ("time to verify (event -> KMS use found)", report.time_to_verify)):
+            figures = distribution.summary()
+            print(f"  {label:<40} p50 {duration(figures['p50'])}, p90 {duration(figures['p90'])}, "
+                  f"max {duration(figures['max'])} ({figures['count']} sample(s), from the CloudTrail eventTime)")
         stack.close()
         if first["record"]["outcome"] != "REMEDIATED_VERIFIED":
             raise SystemExit("the demo's main scenario did not end REMEDIATED_VERIFIED")

@@ -1,9 +1,12 @@
 """cmk-guard deployed on the emulated account: the template's resources, the real state machine, real handlers.
 
 ``EmulatedStack`` reads ``template.yaml``: the ledger table's keys, the functions' handlers, roles and environment,
-the state machine's definition and substitutions, and the EventBridge pattern. It creates what moto serves, runs
+the state machine's definition and substitutions, and the EventBridge patterns. It creates what moto serves, runs
 Lambda tasks in-process (``lambda_runtime``) and delivers each CloudTrail record the emulated account writes to the
-state machine when the template's pattern matches it (moto's EventBridge does the matching).
+state machine when the template's pattern matches it (moto's EventBridge does the matching). Rules that target a
+function (the KMS access-denied rule) invoke it asynchronously, as EventBridge does, honouring the rule's state
+(read-only events reach only ``ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`` rules). What the functions print goes
+to their log groups in the emulated CloudWatch Logs (``lambda_logs``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import boto3
 
 from cmk_guard_local import lambda_runtime
 from cmk_guard_local.http_api import LocalHttpApi, routes
-from cmk_guard_local.template import functions, load_template, parameters, resolve, state_machine
+from cmk_guard_local.lambda_logs import LambdaLogs
+from cmk_guard_local.template import event_rules, functions, load_template, parameters, resolve, state_machine
 
 if TYPE_CHECKING:
     from cmk_guard_local.emulator import EmulatedAccount
@@ -37,6 +41,7 @@ FAST_TUNABLES = {
     "VERIFY_TIMEOUT_MINUTES": "0.5",
 }
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
 
 @dataclass
@@ -49,11 +54,22 @@ class Delivery:
 
 
 @dataclass
+class RuleInvocation:
+    """One CloudTrail record a function's rule matched, and what the function returned (asynchronously)."""
+
+    rule_id: str
+    record: dict[str, Any]
+    result: Any = None
+    errored: bool = False
+
+
+@dataclass
 class EmulatedStack:
     account: EmulatedAccount
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     environment_overrides: dict[str, str] = field(default_factory=lambda: dict(FAST_TUNABLES))
     auto_deliver: bool = True
+    deliver_to_functions: bool = True  # rules whose target is a function (independent of auto_deliver)
     template_path: Path = ROOT / "template.yaml"
 
     def __post_init__(self) -> None:
@@ -68,6 +84,11 @@ class EmulatedStack:
         self.event_pattern: dict[str, Any] = {}
         self.ops_inbox_url = ""
         self.http_apis: dict[str, LocalHttpApi] = {}
+        self.functions: dict[str, lambda_runtime.LocalFunction] = {}
+        self.function_rules: list[dict[str, Any]] = []
+        self.invocations: list[RuleInvocation] = []
+        self._threads: list[threading.Thread] = []
+        self.logs: LambdaLogs | None = None
 
     # -- deployment -------------------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
@@ -91,6 +112,8 @@ class EmulatedStack:
         self._register_functions()
         self._start_http_apis()
         self._create_state_machine()
+        self._capture_logs()
+        self._wire_function_rules()
         self.account.cloudtrail.subscribe(self._on_record)
         return self
 
@@ -150,11 +173,10 @@ class EmulatedStack:
             self.refs[f"{logical_id}.Arn"] = arn
         for logical_id, spec in functions(self.template).items():
             role = resolve(spec["role"], self.refs)
-            lambda_runtime.register(
-                lambda_runtime.LocalFunction(
-                    name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role
-                )
+            self.functions[logical_id] = lambda_runtime.LocalFunction(
+                name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role
             )
+            lambda_runtime.register(self.functions[logical_id])
             environments.append({k: str(resolve(v, self.refs)) for k, v in spec["environment"].items()})
         merged: dict[str, str] = {}
         for environment in environments:
@@ -189,6 +211,26 @@ class EmulatedStack:
         )["stateMachineArn"]
         self.event_pattern = resolve(spec["event_pattern"], self.refs)
 
+    def _capture_logs(self) -> None:
+        """Send what each function prints to its ``LoggingConfig.LogGroup`` (resolved from the template)."""
+        groups: dict[str, str] = {}
+        for logical_id, spec in functions(self.template).items():
+            reference = spec["log_group"]
+            resources = self.template["Resources"]
+            if isinstance(reference, dict) and set(reference) == {"Ref"} and reference["Ref"] in resources:
+                properties = resources[reference["Ref"]]["Properties"]
+                groups[self.refs[logical_id]] = str(resolve(properties["LogGroupName"], self.refs))
+        self.logs = LambdaLogs(self.account_id, self.region, groups)
+        self.logs.create_groups()
+        lambda_runtime.on_invoke(self.logs)
+
+    def _wire_function_rules(self) -> None:
+        self.function_rules = [
+            {**rule, "pattern": resolve(rule["pattern"], self.refs), "function": self.functions[rule["target"]]}
+            for rule in event_rules(self.template)
+            if rule["target"] in self.functions
+        ]
+
     # -- EventBridge ------------------------------------------------------------------------------------------
     @staticmethod
     def envelope(record: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +254,44 @@ class EmulatedStack:
         )
         return bool(result["Result"])
 
+    @staticmethod
+    def rule_receives(rule: dict[str, Any], event: dict[str, Any]) -> bool:
+        """Whether EventBridge hands ``event`` to ``rule``: its state admits the event, and moto's matcher (the one
+        the emulated ``TestEventPattern`` uses, run in-process so no call is logged) matches its pattern."""
+        from moto.events.models import EventPattern
+
+        record = event.get("detail") or {}
+        if rule["state"] not in {"ENABLED", ALL_MANAGEMENT_EVENTS}:
+            return False
+        if record.get("readOnly") and rule["state"] != ALL_MANAGEMENT_EVENTS:
+            return False
+        sources = (rule["pattern"] or {}).get("source")
+        if isinstance(sources, list) and all(isinstance(s, str) for s in sources) and event["source"] not in sources:
+            return False  # the common case, decided without the matcher
+        return bool(EventPattern.load(json.dumps(rule["pattern"])).matches_event(event))
+
+    def invoke_rules(self, record: dict[str, Any]) -> list[RuleInvocation]:
+        """Offer a record to every rule that targets a function; each match invokes it asynchronously."""
+        event = self.envelope(record)
+        started = []
+        for rule in self.function_rules:
+            if self.rule_receives(rule, event):
+                invocation = RuleInvocation(rule_id=rule["id"], record=record)
+                thread = threading.Thread(target=self._invoke, args=(rule["function"], event, invocation), daemon=True)
+                with self._lock:
+                    self.invocations.append(invocation)
+                    self._threads.append(thread)
+                thread.start()
+                started.append(invocation)
+        return started
+
+    @staticmethod
+    def _invoke(function: lambda_runtime.LocalFunction, event: dict[str, Any], invocation: RuleInvocation) -> None:
+        invocation.result, invocation.errored, _ = lambda_runtime.run(function, event)  # run() never raises
+
     def _on_record(self, record: dict[str, Any]) -> None:
+        if self.deliver_to_functions and self.function_rules:
+            self.invoke_rules(record)
         if not self.auto_deliver or record.get("eventSource") != "bedrock.amazonaws.com":
             return
         if record.get("eventName") not in {"CreateDataSource", "UpdateDataSource"}:
@@ -252,7 +331,21 @@ class EmulatedStack:
             time.sleep(0.05)
 
     def wait_all(self, timeout: float = 120) -> list[dict[str, Any]]:
-        return [self.wait(d.execution_arn, timeout) for d in list(self.deliveries) if d.execution_arn]
+        done = [self.wait(d.execution_arn, timeout) for d in list(self.deliveries) if d.execution_arn]
+        self.wait_invocations(timeout)
+        return done
+
+    def wait_invocations(self, timeout: float = 60) -> list[RuleInvocation]:
+        """Wait for every asynchronous function invocation started by a rule (including ones started meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [t for t in self._threads if t.is_alive()]
+            if not pending:
+                return list(self.invocations)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pending)} rule invocation(s) still running after {timeout}s")
+            pending[0].join(max(0.0, deadline - time.monotonic()))
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

@@ -6,7 +6,7 @@ Used by the offline harness (``stack.py``) and the template tests. No boto3 here
 - ``resolve`` evaluates ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::Join``, ``Fn::If`` (also ``Fn::Select`` and
   ``Fn::Split``) against a flat mapping: parameter and logical-id names, ``"Logical.Attr"`` for attributes, and
   the pseudo parameters (``AWS::Partition``, ``AWS::AccountId``, ``AWS::Region``, ``AWS::StackName``...).
-- ``parameters``, ``conditions``, ``functions`` and ``state_machine`` read what the harness needs.
+- ``parameters``, ``conditions``, ``functions``, ``state_machine`` and ``event_rules`` read what the harness needs.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import yaml
 __all__ = [
     "NO_VALUE",
     "conditions",
+    "event_rules",
     "functions",
     "load_template",
     "parameters",
@@ -242,10 +243,10 @@ def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, An
 
 
 def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every ``AWS::Serverless::Function``: ``{"handler", "role", "environment", "reserved_concurrency"}``.
+    """Every ``AWS::Serverless::Function``: ``{"handler", "role", "environment", "reserved_concurrency", "log_group"}``.
 
-    ``role`` and the environment values are left unresolved (pass them to ``resolve``); the environment is
-    ``Globals.Function`` merged with the function's own variables (the function's win).
+    ``role``, ``log_group`` (``LoggingConfig.LogGroup``) and the environment values are left unresolved (pass them to
+    ``resolve``); the environment is ``Globals.Function`` merged with the function's own variables (the function's win).
     """
     global_function = ((template.get("Globals") or {}).get("Function")) or {}
     global_environment = ((global_function.get("Environment") or {}).get("Variables")) or {}
@@ -260,8 +261,46 @@ def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "reserved_concurrency": properties.get(
                 "ReservedConcurrentExecutions", global_function.get("ReservedConcurrentExecutions")
             ),
+            "log_group": (properties.get("LoggingConfig") or {}).get("LogGroup"),
         }
     return views
+
+
+def _target_id(arn: Any) -> str | None:
+    """The logical id behind a target ARN written as ``!GetAtt X.Arn`` or ``!Ref X``."""
+    if isinstance(arn, dict) and set(arn) == {"Fn::GetAtt"}:
+        value = arn["Fn::GetAtt"]
+        return value.split(".")[0] if isinstance(value, str) else str(value[0])
+    if isinstance(arn, dict) and set(arn) == {"Ref"}:
+        return str(arn["Ref"])
+    return None
+
+
+def event_rules(template: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every EventBridge rule and where it delivers: ``{"id", "pattern", "state", "target"}`` (pattern unresolved).
+
+    Covers the SAM ``EventBridgeRule`` events of functions and state machines (``id`` is the owner's logical id plus
+    the event name, as SAM names the rule) and ``AWS::Events::Rule`` resources, one entry per target whose ARN names a
+    resource of the template. ``target`` is that resource's logical id; ``state`` defaults to ``ENABLED``.
+    """
+    rules: list[dict[str, Any]] = []
+    resources = template.get("Resources") or {}
+    for owner, resource in resources.items():
+        if resource.get("Type") not in {"AWS::Serverless::Function", "AWS::Serverless::StateMachine"}:
+            continue
+        for name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") in {"EventBridgeRule", "CloudWatchEvent"}:
+                properties = event.get("Properties") or {}
+                rules.append({"id": f"{owner}{name}", "pattern": properties.get("Pattern"),
+                              "state": properties.get("State", "ENABLED"), "target": owner})
+    for logical_id, resource in _resources(template, "AWS::Events::Rule").items():
+        properties = resource.get("Properties") or {}
+        for target in properties.get("Targets") or []:
+            target_id = _target_id(target.get("Arn"))
+            if target_id in resources:
+                rules.append({"id": logical_id, "pattern": properties.get("EventPattern"),
+                              "state": properties.get("State", "ENABLED"), "target": target_id})
+    return rules
 
 
 def state_machine(template: Mapping[str, Any], logical_id: str | None = None) -> dict[str, Any]:

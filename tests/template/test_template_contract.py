@@ -135,7 +135,7 @@ def test_the_resolved_environment_is_valid_settings(template: dict[str, Any]) ->
 def test_environment_is_the_same_for_every_function(template: dict[str, Any]) -> None:
     # The in-process harness runs every handler with one shared environment.
     environments = [json.dumps(spec["environment"], sort_keys=True) for spec in functions(template).values()]
-    assert len(environments) == 9  # seven workflow functions, the approval page and the preventive hook
+    assert len(environments) == 10  # seven workflow functions, the approval page, the hook and the denials function
     assert len(set(environments)) == 1
 
 
@@ -154,6 +154,7 @@ def test_confirm_function_runs_one_at_a_time_and_the_key_function_is_bounded(tem
     reserved = {k: v["reserved_concurrency"] for k, v in functions(template).items()}
     assert reserved.pop("ConfirmFunction") == 1  # LookupEvents: 2 requests per second per account and region
     assert reserved.pop("KeyFunction") == 5  # CreateKey/CreateAlias/PutKeyPolicy: 5 per second, $1 a key a month
+    assert reserved.pop("KeyDenialsFunction") == 2  # a storm of refused KMS calls stays bounded
     assert set(reserved.values()) == {None}
 
 
@@ -329,13 +330,22 @@ def test_ledger_table(template: dict[str, Any]) -> None:
 
 def test_ops_topic_is_encrypted_and_only_this_account_publishes(template: dict[str, Any]) -> None:
     resources = template["Resources"]
-    assert resources["OpsTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    # A customer-managed key: CloudWatch alarms cannot publish to a topic on the AWS managed alias/aws/sns key.
+    assert resources["OpsTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["OpsTopicKey", "Arn"]}
     refs = fake_refs(template)
     policy = resolve(resources["OpsTopicPolicy"]["Properties"], refs)
     assert policy["Topics"] == [refs["OpsTopic"]]
     allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
-    assert [s["Principal"] for s in allows] == [{"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}]
-    assert allows[0]["Action"] == "sns:Publish"
+    assert [s["Principal"] for s in allows] == [
+        {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+        {"Service": "cloudwatch.amazonaws.com"},
+    ]
+    assert {s["Action"] for s in allows} == {"sns:Publish"}
+    # CloudWatch may publish only for this stack's alarms in this account (no confused deputy).
+    assert allows[1]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:cmk-guard-*"},
+    }
 
 
 def test_outputs(template: dict[str, Any]) -> None:

@@ -59,7 +59,9 @@ def test_the_logs_key_rotates_and_nobody_else_can_use_it(template: dict[str, Any
 def test_stores_are_encrypted(template: dict[str, Any]) -> None:
     resources = template["Resources"]
     assert resources["LedgerTable"]["Properties"]["SSESpecification"] == {"SSEEnabled": True}  # aws/dynamodb
-    assert resources["OpsTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    # Alarms publish to the ops topic, which AWS services can only do under a customer-managed key.
+    assert resources["OpsTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["OpsTopicKey", "Arn"]}
+    assert resources["ApprovalTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
     member = load_template(ROOT / "member.yaml")
     queues = {**_of_type(template, "AWS::SQS::Queue"), **_of_type(member, "AWS::SQS::Queue")}
     assert len(queues) == 2

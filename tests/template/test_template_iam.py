@@ -27,6 +27,7 @@ LAMBDA_ROLES = {
     "HookFunctionRole": "HookFunctionLogGroup",
     "ProposeFunctionRole": "ProposeFunctionLogGroup",
     "ApprovalPageFunctionRole": "ApprovalPageFunctionLogGroup",
+    "KeyDenialsFunctionRole": "KeyDenialsFunctionLogGroup",
 }
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # Steps that act in member accounts assume their member role there (only with OrganizationId).
@@ -59,11 +60,14 @@ EXPECTED_ACTIONS = {
     | MEMBER,
     "IngestFunctionRole": COMMON | MEMBER | {"bedrock:StartIngestionJob", "bedrock:GetIngestionJob"},
     "ConfirmFunctionRole": COMMON | MEMBER | {"cloudtrail:LookupEvents"},
-    "RecordFunctionRole": COMMON | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish"},
+    # SNS encrypts what the record step publishes with the ops topic's customer-managed key.
+    "RecordFunctionRole": COMMON
+    | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
     # Only on the way to a refusal: is the knowledge base MANAGED or tagged exempt?
     "HookFunctionRole": COMMON | {"bedrock:GetKnowledgeBase", "bedrock:ListTagsForResource"},
     "ProposeFunctionRole": COMMON | {"kms:DescribeKey", "dynamodb:PutItem", "sns:Publish"},
     "ApprovalPageFunctionRole": COMMON | {"dynamodb:GetItem", "dynamodb:UpdateItem", "states:SendTaskSuccess"},
+    "KeyDenialsFunctionRole": COMMON | {"kms:ListAliases"},
 }
 # Actions that IAM cannot scope to a resource (or, for DescribeKey, any key by design), allowed with Resource "*".
 STAR_RESOURCE_ACTIONS = {
@@ -72,6 +76,7 @@ STAR_RESOURCE_ACTIONS = {
     "kms:TagResource",  # tags sent with CreateKey
     "cloudtrail:LookupEvents",  # no resource-level permissions
     "states:SendTaskSuccess",  # no resource types: the task token is the capability
+    "kms:ListAliases",  # no resource-level permissions (the denials function reads a key's aliases)
     "xray:PutTraceSegments",  # X-Ray has no resource types
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from cmk_guard_local.template import NO_VALUE, conditions, functions, load_template, parameters, resolve, state_machine
+from cmk_guard_local.template import (
+    NO_VALUE,
+    conditions,
+    event_rules,
+    functions,
+    load_template,
+    parameters,
+    resolve,
+    state_machine,
+)
 
 SHORT_TAGS = """\
 Version: 2012-10-17
@@ -150,9 +159,21 @@ MINI = {
                 "Role": {"Fn::GetAtt": ["FnRole", "Arn"]},
                 "Environment": {"Variables": {"B": "own"}},
                 "ReservedConcurrentExecutions": 2,
+                "LoggingConfig": {"LogGroup": {"Ref": "FnLogs"}},
             },
         },
         "Other": {"Type": "AWS::SNS::Topic"},
+        "KmsRule": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+                "EventPattern": {"source": ["aws.kms"]},
+                "Targets": [
+                    {"Id": "fn", "Arn": {"Fn::GetAtt": ["Fn", "Arn"]}},
+                    {"Id": "outside", "Arn": "arn:aws:sqs:us-east-1:123456789012:elsewhere"},
+                ],
+            },
+        },
         "Machine": {
             "Type": "AWS::Serverless::StateMachine",
             "Properties": {
@@ -173,8 +194,14 @@ def test_views_on_a_small_template() -> None:
             "role": {"Fn::GetAtt": ["FnRole", "Arn"]},
             "environment": {"A": "global", "B": "own"},
             "reserved_concurrency": 2,
+            "log_group": {"Ref": "FnLogs"},
         }
     }
+    assert event_rules(MINI) == [
+        {"id": "MachineRule", "pattern": {"source": ["s"]}, "state": "ENABLED", "target": "Machine"},
+        {"id": "KmsRule", "pattern": {"source": ["aws.kms"]},
+         "state": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "target": "Fn"},
+    ]
     assert state_machine(MINI) == {
         "definition_uri": "sm.asl.json",
         "substitutions": {"X": {"Ref": "Other"}},

@@ -17,6 +17,7 @@ FUNCTIONS = {
     "RecordFunction": "record",
     "HookFunction": "hook",  # the preventive CloudFormation hook (exists only when EnablePreventiveHook is on)
     "ProposeFunction": "propose",
+    "KeyDenialsFunction": "denials",
 }
 # CloudFormation waits at most 30 seconds for a Lambda hook; the workflow steps keep the Globals timeout.
 TIMEOUTS = {"HookFunction": 25}
@@ -51,9 +52,9 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 9
+    assert counts["AWS::Lambda::Function"] == 10
     assert counts["AWS::StepFunctions::StateMachine"] == 1
-    assert counts["AWS::Events::Rule"] == 2, "the default bus's rule and the organization bus's (IsOrganization)"
+    assert counts["AWS::Events::Rule"] == 3  # data source changes (default and organization buses), KMS access errors
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
     assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS) | {PAGE_FUNCTION[0]}
@@ -74,8 +75,18 @@ def test_state_machine_is_standard_traced_and_logs_errors_without_data(transform
     assert properties["DefinitionS3Location"]["Key"].endswith("remediate.asl.json")
 
 
+def _state_machine_rule(transformed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    ((rule_id, rule),) = [
+        (k, v)
+        for k, v in _of_type(transformed, "AWS::Events::Rule").items()
+        if v["Properties"]["Targets"][0]["Arn"] == {"Ref": "RemediateStateMachine"}
+        and "EventBusName" not in v["Properties"]  # the default bus's rule (the organization bus has its own)
+    ]
+    return rule_id, rule
+
+
 def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transformed: dict[str, Any]) -> None:
-    rule = _of_type(transformed, "AWS::Events::Rule")["RemediateStateMachineDataSourceChange"]
+    rule_id, rule = _state_machine_rule(transformed)
     properties = rule["Properties"]
     assert properties["EventPattern"] == EXPECTED_PATTERN
     assert properties.get("State") == "ENABLED"
@@ -115,7 +126,7 @@ def test_organization_rule_has_the_same_pattern_on_the_organization_bus(transfor
 
 
 def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -> None:
-    rule_id = "RemediateStateMachineDataSourceChange"
+    rule_id, _ = _state_machine_rule(transformed)
     queue = transformed["Resources"]["RuleDeadLetterQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -150,7 +161,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
     reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
-    assert reserved == {k: {"ConfirmFunction": 1, "KeyFunction": 5}.get(k) for k in [*FUNCTIONS, page_id]}
+    assert reserved == {k: {"ConfirmFunction": 1, "KeyFunction": 5, "KeyDenialsFunction": 2}.get(k) for k in [*FUNCTIONS, page_id]}
 
 
 def test_cfn_lint_passes_with_informational_checks(cfn_lint_run: Any) -> None:

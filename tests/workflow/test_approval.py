@@ -102,6 +102,9 @@ def test_approve_goes_ahead_exactly_as_in_auto_mode(account, estate, approval_st
     assert _lock(approval_stack, outcome["target"]) is None, "the lock is released"
     record_lines = lambda_runtime.lookup("cmk-guard-RecordFunction").log_lines
     assert any('"ApprovalWaitSeconds"' in line for line in record_lines), "the wait is a metric"
+    propose_lines = lambda_runtime.lookup("cmk-guard-ProposeFunction").log_lines
+    requested = [json.loads(line) for line in propose_lines if '"ApprovalsRequested"' in line]
+    assert len(requested) == 1 and requested[0]["ApprovalsRequested"] == [1.0], "the request is counted once"
 
 
 def test_reject_writes_nothing_and_records_reason_and_who(account, estate, approval_stack) -> None:

@@ -79,3 +79,11 @@ class Kms:
     def schedule_deletion(self, key_arn: str) -> None:
         with translated(f"ScheduleKeyDeletion {key_arn}"):
             self._client.schedule_key_deletion(KeyId=key_arn, PendingWindowInDays=ORPHAN_DELETION_DAYS)
+
+    def aliases(self, key_arn: str) -> list[str]:
+        """Alias names that point at the key (ListAliases is authorised by IAM alone, never by the key policy)."""
+        names: list[str] = []
+        with translated(f"ListAliases {key_arn}"):
+            for page in self._client.get_paginator("list_aliases").paginate(KeyId=key_arn):
+                names.extend(str(a["AliasName"]) for a in page.get("Aliases", []))
+        return names

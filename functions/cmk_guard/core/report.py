@@ -7,19 +7,34 @@ from datetime import datetime
 from typing import Any
 
 from cmk_guard.core.approval import summary as approval_summary
+from cmk_guard.core import metrics
+from cmk_guard.core.metrics import NAMESPACE, spec
 from cmk_guard.core.models import Outcome
 from cmk_guard.core.proposal import describe
 
-NAMESPACE = "CmkGuard"
+__all__ = ["NAMESPACE", "SILENT_OUTCOMES", "MetricPoint", "approval_requested_point", "metric_points", "notification"]
+
 SILENT_OUTCOMES = frozenset({Outcome.ALREADY_COMPLIANT})
 
 
 @dataclass(frozen=True)
 class MetricPoint:
+    """One metric value; only catalogued metrics (``core.metrics``) with their own unit and dimensions exist."""
+
     name: str
     value: float
     unit: str
     dimensions: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        entry = spec(self.name)
+        if self.unit != entry.unit:
+            raise ValueError(f"{self.name} is measured in {entry.unit}, not {self.unit}")
+        if tuple(name for name, _ in self.dimensions) != entry.dimensions:
+            raise ValueError(f"{self.name} has the dimensions {entry.dimensions}, not {self.dimensions}")
+        for name, value in self.dimensions:
+            if value not in entry.allowed_values(name):
+                raise ValueError(f"{self.name}: {value!r} is not a {name} cmk-guard emits")
 
 
 def _time(value: str | None) -> datetime | None:
@@ -39,32 +54,38 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def metric_points(state: dict[str, Any], outcome: Outcome) -> list[MetricPoint]:
-    """Few, bounded dimensions: only ``Outcome``. Times run from the triggering CloudTrail ``eventTime``."""
-    points = [MetricPoint("Remediations", 1, "Count", (("Outcome", outcome.value),))]
+    """Few, bounded dimensions (``Outcome``, ``Source``). Times run from the triggering CloudTrail ``eventTime``,
+    never from the start of the workflow, so a late or redelivered event still measures the real time to fix."""
+    points = [MetricPoint(metrics.REMEDIATIONS, 1, "Count", (("Outcome", outcome.value),))]
     check = state.get("check") or {}
     if check.get("verdict") == "NON_COMPLIANT":
-        points.append(MetricPoint("NonCompliantDetected", 1, "Count"))
+        points.append(MetricPoint(metrics.NON_COMPLIANT_DETECTED, 1, "Count"))
     event_time = (state.get("target") or {}).get("eventTime")
     apply = state.get("apply") or {}
     if apply.get("applied"):
         remediate = _seconds_between(event_time, apply.get("appliedAt"))
         if remediate is not None:
-            points.append(MetricPoint("TimeToRemediateSeconds", remediate, "Seconds"))
+            points.append(MetricPoint(metrics.TIME_TO_REMEDIATE, remediate, "Seconds"))
     verification = state.get("verification") or {}
     if verification.get("found"):
         verify = _seconds_between(event_time, verification.get("foundAt"))
         if verify is not None:
-            points.append(MetricPoint("TimeToVerifySeconds", verify, "Seconds"))
+            points.append(MetricPoint(metrics.TIME_TO_VERIFY, verify, "Seconds"))
     approval = state.get("approval") or {}
-    if approval.get("decision") in {"approved", "rejected"}:
-        wait = _seconds_between(approval.get("requestedAt"), approval.get("decidedAt"))
-        if wait is not None:
-            points.append(MetricPoint("ApprovalWaitSeconds", wait, "Seconds"))
-    ingestion = state.get("ingestion") or {}
-    denied = int(verification.get("accessDenied") or 0) + (1 if ingestion.get("kmsFailure") else 0)
-    if denied:
-        points.append(MetricPoint("KmsAccessDenied", denied, "Count"))
+    wait = _seconds_between(approval.get("requestedAt"), approval.get("decidedAt"))
+    if wait is not None:
+        points.append(MetricPoint(metrics.APPROVAL_WAIT, wait, "Seconds"))
+    # The confirming ingestion failed on the key. Refused KMS calls the confirmation step saw in CloudTrail
+    # (verification.accessDenied, kept in the ledger) are not counted here: the denials function counts every
+    # CloudTrail access error on cmk-guard's keys, and counting them twice would inflate the metric.
+    if (state.get("ingestion") or {}).get("kmsFailure"):
+        points.append(MetricPoint(metrics.KMS_ACCESS_DENIED, 1, "Count", (("Source", metrics.SOURCE_INGESTION),)))
     return points
+
+
+def approval_requested_point() -> MetricPoint:
+    """What the approval step emits when it sends a request (``ApprovalWaitSeconds`` counts the decisions)."""
+    return MetricPoint(metrics.APPROVALS_REQUESTED, 1, "Count")
 
 
 def _line(label: str, value: Any) -> str | None:

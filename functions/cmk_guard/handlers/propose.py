@@ -8,7 +8,9 @@ from cmk_guard.adapters.approvals import ApprovalStore
 from cmk_guard.adapters.aws import client
 from cmk_guard.adapters.notifier import Notifier
 from cmk_guard.errors import InvalidEventError
+from cmk_guard.core.report import approval_requested_point
 from cmk_guard.handlers import _wiring as wiring
+from cmk_guard.handlers._metrics import emit
 from cmk_guard.observability import logger, tracer
 from cmk_guard.steps.propose import RequestPorts, run_describe, run_request
 
@@ -50,6 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             page_url=_text(event, "pageUrl", 512),
             ports=ports,
         )
+        emit([approval_requested_point()])
         logger.info("approval requested", extra={"deadline": result["deadline"]})
         return result
     raise InvalidEventError(f"unknown action {payload.action!r}: expected 'describe' or 'request'")

@@ -1,0 +1,24 @@
+"""The ``cmk-guard`` command. Each subcommand lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from cmk_guard_local import report
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="cmk-guard", description="cmk-guard's local tools (never deployed).")
+    subcommands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    report.register(subcommands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
