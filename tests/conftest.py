@@ -18,6 +18,7 @@ os.environ.update(
 
 from collections.abc import Callable, Iterator  # noqa: E402
 
+import botocore.endpoint  # noqa: E402
 import pytest  # noqa: E402
 
 from cmk_guard_local import lambda_runtime  # noqa: E402,F401
@@ -62,3 +63,21 @@ def make_stack(account: EmulatedAccount) -> Iterator[Callable[..., EmulatedStack
 @pytest.fixture
 def stack(make_stack: Callable[..., EmulatedStack]) -> EmulatedStack:
     return make_stack()
+
+
+class _NoSleep:
+    """Stands in for the ``time`` module in botocore.endpoint: records retry back-off instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> _NoSleep:
+    """botocore's retries without their back-off sleeps (the sleeps are recorded)."""
+    fake = _NoSleep()
+    monkeypatch.setattr(botocore.endpoint, "time", fake)
+    return fake

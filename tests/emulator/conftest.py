@@ -7,7 +7,6 @@ from typing import Any
 
 import cmk_guard_local.emulator  # noqa: F401 - installs the botocore handlers before any session exists
 import boto3
-import botocore.endpoint
 import pytest
 
 from cmk_guard_local.emulator import EmulatedAccount
@@ -45,19 +44,3 @@ def iam(session: boto3.session.Session) -> Any:
 def cloudtrail(session: boto3.session.Session) -> Any:
     return session.client("cloudtrail")
 
-
-class _NoSleep:
-    """Stands in for the ``time`` module in botocore.endpoint: records retry back-off instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> _NoSleep:
-    fake = _NoSleep()
-    monkeypatch.setattr(botocore.endpoint, "time", fake)
-    return fake

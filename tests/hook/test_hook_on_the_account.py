@@ -124,7 +124,7 @@ def test_a_managed_knowledge_base_passes(estate, hook_stack) -> None:
 @pytest.mark.parametrize(
     ("fault", "operation"), [(Fault.ACCESS_DENIED, "ListTagsForResource"), (Fault.THROTTLE, "GetKnowledgeBase")]
 )
-def test_an_unreadable_exemption_keeps_the_refusal(account, estate, hook_stack, no_sleep, fault, operation) -> None:
+def test_an_unreadable_exemption_keeps_the_refusal(account, estate, hook_stack, no_backoff, fault, operation) -> None:
     # GIVEN an exempt knowledge base whose tags the hook cannot read
     kb = estate.knowledge_base("brochures", estate.kb_role(), tags={"cmk-guard:mode": "exempt"})
     role = hook_stack.role_arns["HookFunctionRole"]
