@@ -149,7 +149,8 @@ class EmulatedStack:
             role = resolve(spec["role"], self.refs)
             lambda_runtime.register(
                 lambda_runtime.LocalFunction(
-                    name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role
+                    name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role,
+                    timeout_seconds=int(spec["timeout"]),
                 )
             )
             environments.append({k: str(resolve(v, self.refs)) for k, v in spec["environment"].items()})
@@ -164,7 +165,7 @@ class EmulatedStack:
         self.environment = merged
 
     def _create_state_machine(self) -> None:
-        spec = state_machine(self.template)
+        spec = state_machine(self.template, "RemediateStateMachine")
         text = (ROOT / spec["definition_uri"]).read_text()
         substitutions = {k: str(resolve(v, self.refs)) for k, v in spec["substitutions"].items()}
         definition = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: substitutions[m.group(1)], text)
@@ -175,6 +176,7 @@ class EmulatedStack:
             or self.client("iam").create_role(RoleName=f"{STACK_NAME}-states", AssumeRolePolicyDocument="{}")["Role"]["Arn"],
             type="STANDARD",
         )["stateMachineArn"]
+        self.refs["RemediateStateMachine"] = self.state_machine_arn
         self.event_pattern = resolve(spec["event_pattern"], self.refs)
 
     # -- EventBridge ------------------------------------------------------------------------------------------

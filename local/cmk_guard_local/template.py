@@ -242,7 +242,7 @@ def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, An
 
 
 def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every ``AWS::Serverless::Function``: ``{"handler", "role", "environment", "reserved_concurrency"}``.
+    """Every ``AWS::Serverless::Function``: ``{"handler", "role", "environment", "reserved_concurrency", "timeout"}``.
 
     ``role`` and the environment values are left unresolved (pass them to ``resolve``); the environment is
     ``Globals.Function`` merged with the function's own variables (the function's win).
@@ -260,6 +260,7 @@ def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "reserved_concurrency": properties.get(
                 "ReservedConcurrentExecutions", global_function.get("ReservedConcurrentExecutions")
             ),
+            "timeout": properties.get("Timeout", global_function.get("Timeout", 3)),
         }
     return views
 

@@ -173,6 +173,7 @@ def test_views_on_a_small_template() -> None:
             "role": {"Fn::GetAtt": ["FnRole", "Arn"]},
             "environment": {"A": "global", "B": "own"},
             "reserved_concurrency": 2,
+            "timeout": 3,
         }
     }
     assert state_machine(MINI) == {
