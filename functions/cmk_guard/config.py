@@ -38,6 +38,9 @@ class Settings(BaseModel):
     ingestion_poll_seconds: int = Field(alias="INGESTION_POLL_SECONDS", default=30, ge=1)
     ingestion_timeout_minutes: int = Field(alias="INGESTION_TIMEOUT_MINUTES", default=60, ge=1)
     lock_ttl_seconds: int = Field(alias="LOCK_TTL_SECONDS", default=4 * 24 * 3600, ge=60)
+    # The sweep: knowledge bases per Map page, data sources per evaluation invocation (its bound on work).
+    sweep_knowledge_base_page_size: int = Field(alias="SWEEP_KNOWLEDGE_BASE_PAGE_SIZE", default=50, ge=1, le=1000)
+    sweep_data_source_page_size: int = Field(alias="SWEEP_DATA_SOURCE_PAGE_SIZE", default=25, ge=1, le=1000)
 
     @field_validator("key_admin_principal_arns", "key_inspector_role_arns", mode="before")
     @classmethod

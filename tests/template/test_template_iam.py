@@ -24,6 +24,10 @@ LAMBDA_ROLES = {
     "IngestFunctionRole": "IngestFunctionLogGroup",
     "ConfirmFunctionRole": "ConfirmFunctionLogGroup",
     "RecordFunctionRole": "RecordFunctionLogGroup",
+    "SweepListFunctionRole": "SweepListFunctionLogGroup",
+    "SweepEvaluateFunctionRole": "SweepEvaluateFunctionLogGroup",
+    "SweepStartFunctionRole": "SweepStartFunctionLogGroup",
+    "SweepReportFunctionRole": "SweepReportFunctionLogGroup",
 }
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # What each step calls (functions/cmk_guard/adapters and steps), and nothing else.
@@ -52,6 +56,18 @@ EXPECTED_ACTIONS = {
     "IngestFunctionRole": COMMON | {"bedrock:StartIngestionJob", "bedrock:GetIngestionJob"},
     "ConfirmFunctionRole": COMMON | {"cloudtrail:LookupEvents"},
     "RecordFunctionRole": COMMON | {"dynamodb:PutItem", "dynamodb:DeleteItem", "sns:Publish"},
+    # The sweep: list, evaluate (reads only), start (ledger reads and the remediate workflow), report (EMF only).
+    "SweepListFunctionRole": COMMON | {"bedrock:ListKnowledgeBases"},
+    "SweepEvaluateFunctionRole": COMMON
+    | {
+        "bedrock:ListDataSources",
+        "bedrock:GetKnowledgeBase",
+        "bedrock:ListTagsForResource",
+        "bedrock:GetDataSource",
+        "kms:DescribeKey",
+    },
+    "SweepStartFunctionRole": COMMON | {"dynamodb:GetItem", "dynamodb:Query", "states:StartExecution"},
+    "SweepReportFunctionRole": COMMON,
 }
 # Actions that IAM cannot scope to a resource (or, for DescribeKey, any key by design), allowed with Resource "*".
 STAR_RESOURCE_ACTIONS = {
@@ -59,6 +75,7 @@ STAR_RESOURCE_ACTIONS = {
     "kms:DescribeKey",  # the check step describes whatever key a data source names
     "kms:TagResource",  # tags sent with CreateKey
     "cloudtrail:LookupEvents",  # no resource-level permissions
+    "bedrock:ListKnowledgeBases",  # lists the account's knowledge bases: no resource type
     "xray:PutTraceSegments",  # X-Ray has no resource types
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -188,10 +205,13 @@ def test_bedrock_access_is_scoped_to_this_accounts_knowledge_bases(template: dic
     found = 0
     for role in LAMBDA_ROLES:
         for statement in role_statements(template, role):
-            if any(a.startswith("bedrock:") for a in _listify(statement["Action"])):
+            actions = _listify(statement["Action"])
+            if actions == ["bedrock:ListKnowledgeBases"]:
+                assert (role, statement["Resource"]) == ("SweepListFunctionRole", "*")
+            elif any(a.startswith("bedrock:") for a in actions):
                 found += 1
                 assert statement["Resource"] == KB_ARN, role
-    assert found == 3
+    assert found == 4
 
 
 def test_key_creation_is_limited_to_tagged_symmetric_keys(template: dict[str, Any]) -> None:

@@ -16,6 +16,12 @@ FUNCTIONS = {
     "ConfirmFunction": "confirm",
     "RecordFunction": "record",
 }
+SWEEP_FUNCTIONS = {
+    "SweepListFunction": "sweep_list",
+    "SweepEvaluateFunction": "sweep_evaluate",
+    "SweepStartFunction": "sweep_start",
+    "SweepReportFunction": "sweep_report",
+}
 # The rule's pattern, exactly as the contract states it (the prefix stays a Fn::Sub until deployment).
 EXPECTED_PATTERN = {
     "source": ["aws.bedrock"],
@@ -45,18 +51,23 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 6
-    assert counts["AWS::StepFunctions::StateMachine"] == 1
-    assert counts["AWS::Events::Rule"] == 1
+    assert counts["AWS::Lambda::Function"] == 6 + 4
+    assert counts["AWS::StepFunctions::StateMachine"] == 2
+    assert counts["AWS::Events::Rule"] == 2, "the data-source rule and the sweep's schedule"
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
-    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS)
+    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS) | set(SWEEP_FUNCTIONS)
     assert not [r["Type"] for r in transformed["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
 
 
+def _remediate_rule(transformed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    rules = _of_type(transformed, "AWS::Events::Rule").items()
+    (found,) = [(k, r) for k, r in rules if r["Properties"]["Targets"][0]["Arn"] == {"Ref": "RemediateStateMachine"}]
+    return found
+
+
 def test_state_machine_is_standard_traced_and_logs_errors_without_data(transformed: dict[str, Any]) -> None:
-    (machine,) = _of_type(transformed, "AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
+    properties = _of_type(transformed, "AWS::StepFunctions::StateMachine")["RemediateStateMachine"]["Properties"]
     assert properties["StateMachineType"] == "STANDARD"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     logging = properties["LoggingConfiguration"]
@@ -69,7 +80,7 @@ def test_state_machine_is_standard_traced_and_logs_errors_without_data(transform
 
 
 def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transformed: dict[str, Any]) -> None:
-    ((rule_id, rule),) = _of_type(transformed, "AWS::Events::Rule").items()
+    rule_id, rule = _remediate_rule(transformed)
     properties = rule["Properties"]
     assert properties["EventPattern"] == EXPECTED_PATTERN
     assert properties.get("State") == "ENABLED"
@@ -81,7 +92,7 @@ def test_rule_carries_the_exact_pattern_and_targets_the_state_machine(transforme
 
 
 def test_dead_letter_queue_accepts_only_this_rule(transformed: dict[str, Any]) -> None:
-    (rule_id,) = _of_type(transformed, "AWS::Events::Rule")
+    rule_id, _ = _remediate_rule(transformed)
     queue = transformed["Resources"]["RuleDeadLetterQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -110,7 +121,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
-    reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
+    reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items() if k in FUNCTIONS}
     assert reserved == {k: (1 if k == "ConfirmFunction" else None) for k in FUNCTIONS}
 
 
