@@ -135,11 +135,14 @@ def test_start_skips_locked_data_sources_but_not_expired_locks(account, ledger) 
 
 
 def test_notify_mode_does_not_report_the_same_finding_twice(account, ledger) -> None:
-    target = _target(account, "DSNOTIFIED")
-    ledger.put_outcome(data_source_key(target), "arn:x:1", {"outcome": "NOTIFIED", "check": {"reason": "AWS_OWNED_KEY"}})
+    for ds in ("DSNOTIFIED", "DSNOWAUTO1"):
+        record = {"outcome": "NOTIFIED", "check": {"reason": "AWS_OWNED_KEY"}}
+        ledger.put_outcome(data_source_key(_target(account, ds)), "arn:x:1", record)
     workflows = Recorder()
-    state, _ = run_start(
-        _state(account, _pending("DSNOTIFIED", Mode.NOTIFY), _pending("DSNEWFIND1", Mode.NOTIFY)), MACHINE, ledger, workflows
-    )
-    assert workflows.started == ["DSNEWFIND1"]
-    assert (state.counts.started, state.counts.already_notified) == (1, 1)
+    before = len(account.calls)
+    pending = (_pending("DSNOTIFIED", Mode.NOTIFY), _pending("DSNEWFIND1", Mode.NOTIFY), _pending("DSNOWAUTO1"))
+    state, _ = run_start(_state(account, *pending), MACHINE, ledger, workflows)
+    assert workflows.started == ["DSNEWFIND1", "DSNOWAUTO1"], "a data source now in auto mode is fixed"
+    assert (state.counts.started, state.counts.already_notified) == (2, 1)
+    queries = [c for c in account.calls[before:] if c.operation == "Query"]
+    assert len(queries) == 2, "the latest outcome is read for notify mode only"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cmk_guard.core.events import SWEEP_EVENT_NAME, sweep_event, sweep_event_id
-from cmk_guard.core.models import Target, Verdict
+from cmk_guard.core.models import Mode, Target, Verdict
 from cmk_guard.core.sweep import (
     Cursor,
     KnowledgeBaseSweep,
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from cmk_guard.adapters.kms import Kms
     from cmk_guard.adapters.ledger import Ledger
     from cmk_guard.adapters.workflows import Workflows
-    from cmk_guard.core.models import Mode
     from cmk_guard.core.report import MetricPoint
 
 
@@ -209,7 +208,7 @@ def run_start(
             counts = counts.plus(in_progress=1)
             decisions.append({"dataSourceId": item.data_source_id, "action": "in-progress", "holder": holder})
             continue
-        if holder is None and already_notified(ledger.latest_outcome(target), item):
+        if holder is None and item.mode is Mode.NOTIFY and already_notified(ledger.latest_outcome(target), item):
             counts = counts.plus(already_notified=1)
             decisions.append({"dataSourceId": item.data_source_id, "action": "already-notified"})
             continue
