@@ -47,6 +47,9 @@ class Settings(BaseModel):
     # Approval mode: where the approval e-mail goes and how long a request waits for a person.
     approval_topic_arn: str = Field(alias="APPROVAL_TOPIC_ARN", default="")
     approval_timeout_hours: float = Field(alias="APPROVAL_TIMEOUT_HOURS", default=72, gt=0, le=720)
+    # The sweep: knowledge bases per Map page, data sources per evaluation invocation (its bound on work).
+    sweep_knowledge_base_page_size: int = Field(alias="SWEEP_KNOWLEDGE_BASE_PAGE_SIZE", default=50, ge=1, le=1000)
+    sweep_data_source_page_size: int = Field(alias="SWEEP_DATA_SOURCE_PAGE_SIZE", default=25, ge=1, le=1000)
 
     @field_validator("key_admin_principal_arns", "key_inspector_role_arns", mode="before")
     @classmethod

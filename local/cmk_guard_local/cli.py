@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cmk_guard_local import report
+from cmk_guard_local import report, scan
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="cmk-guard", description="cmk-guard's local tools (never deployed).")
+    root = argparse.ArgumentParser(
+        prog="cmk-guard",
+        description="cmk-guard keeps every Amazon Bedrock knowledge base data source on a customer-managed KMS key "
+        "(local tools, never deployed).",
+    )
     subcommands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    scan.register(subcommands)
     report.register(subcommands)
     return root
 

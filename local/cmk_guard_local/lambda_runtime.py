@@ -76,6 +76,7 @@ class LocalFunction:
     arn: str
     handler: str
     role_arn: str
+    timeout_seconds: int = 60
     log_lines: list[str] = field(default_factory=list)
     invocations: int = 0
     _callable: Callable[..., Any] | None = None
@@ -131,7 +132,9 @@ def run(function: LocalFunction, event: Any) -> tuple[Any, bool, list[str]]:
         STDOUT.real = sys.stdout
         sys.stdout = STDOUT
     captured: list[str] = []
-    context = FakeContext(function_name=function.name, invoked_function_arn=function.arn)
+    context = FakeContext(
+        function_name=function.name, invoked_function_arn=function.arn, timeout_seconds=function.timeout_seconds
+    )
     STDOUT.capture(captured)
     try:
         with acting_as(function.role_arn):

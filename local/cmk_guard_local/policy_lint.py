@@ -116,8 +116,9 @@ EXCEPTIONS: dict[str, str] = {
     "key:RESOURCE_STAR": "a key policy's Resource is always '*', meaning this key",
 }
 # parliament treats every resource type the Service Authorization Reference lists for an action as required.
-# For these actions the types are alternatives (the resource being tagged), so one matching type is enough.
-ONE_OF_RESOURCE_TYPES = frozenset({"bedrock:ListTagsForResource"})
+# For these actions the types are alternatives (the resource being tagged; a standard or an express execution), so
+# one matching type is enough.
+ONE_OF_RESOURCE_TYPES = frozenset({"bedrock:ListTagsForResource", "states:DescribeExecution"})
 # kms:CreateAlias is authorised on the alias and on the key. cmk-guard grants the alias half in IAM and the key half
 # in the key's own policy (CmkGuardKeyManagement), so tagging another key cmk-guard:managed grants nothing.
 KEY_HALF_IN_KEY_POLICY = {"kms:CreateAlias": "arn:*:kms:*:*:key/*"}

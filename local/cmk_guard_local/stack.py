@@ -174,7 +174,8 @@ class EmulatedStack:
         for logical_id, spec in functions(self.template).items():
             role = resolve(spec["role"], self.refs)
             self.functions[logical_id] = lambda_runtime.LocalFunction(
-                name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role
+                name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role,
+                timeout_seconds=int(spec["timeout"]),
             )
             lambda_runtime.register(self.functions[logical_id])
             environments.append({k: str(resolve(v, self.refs)) for k, v in spec["environment"].items()})
@@ -198,7 +199,7 @@ class EmulatedStack:
             self.refs[f"{logical_id}.ApiEndpoint"] = api.endpoint
 
     def _create_state_machine(self) -> None:
-        spec = state_machine(self.template)
+        spec = state_machine(self.template, "RemediateStateMachine")
         text = (ROOT / spec["definition_uri"]).read_text()
         substitutions = {k: str(resolve(v, self.refs)) for k, v in spec["substitutions"].items()}
         definition = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: substitutions[m.group(1)], text)
@@ -209,6 +210,7 @@ class EmulatedStack:
             or self.client("iam").create_role(RoleName=f"{STACK_NAME}-states", AssumeRolePolicyDocument="{}")["Role"]["Arn"],
             type="STANDARD",
         )["stateMachineArn"]
+        self.refs["RemediateStateMachine"] = self.state_machine_arn
         self.event_pattern = resolve(spec["event_pattern"], self.refs)
 
     def _capture_logs(self) -> None:

@@ -243,7 +243,8 @@ def _resources(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, An
 
 
 def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every ``AWS::Serverless::Function``: ``{"handler", "role", "environment", "reserved_concurrency", "log_group"}``.
+    """Every ``AWS::Serverless::Function``: ``{"handler", "role", "environment", "reserved_concurrency", "log_group",
+    "timeout"}``.
 
     ``role``, ``log_group`` (``LoggingConfig.LogGroup``) and the environment values are left unresolved (pass them to
     ``resolve``); the environment is ``Globals.Function`` merged with the function's own variables (the function's win).
@@ -262,6 +263,7 @@ def functions(template: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 "ReservedConcurrentExecutions", global_function.get("ReservedConcurrentExecutions")
             ),
             "log_group": (properties.get("LoggingConfig") or {}).get("LogGroup"),
+            "timeout": properties.get("Timeout", global_function.get("Timeout", 3)),
         }
     return views
 

@@ -16,8 +16,9 @@ from .conftest import ACCOUNT_ID, REGION, ROOT
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
-# design.md §5: parameters that exist now (the sweep parameters come with that feature).
+# design.md §5: the parameters that exist.
 CONTRACT_PARAMETERS = {
+    "SweepSchedule",
     "Mode",
     "KeyStrategy",
     "ExistingKeyArn",
@@ -52,6 +53,8 @@ def fake_refs(template: dict[str, Any], **overrides: str) -> dict[str, str]:
             refs[f"{logical_id}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:cmk-guard-{logical_id}"
         elif resource["Type"] == "AWS::SNS::Topic":
             refs[logical_id] = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:cmk-guard-{logical_id}"
+        elif resource["Type"] == "AWS::Serverless::StateMachine":
+            refs[logical_id] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:cmk-guard-{logical_id}"
         elif resource["Type"] == "AWS::DynamoDB::Table":
             refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/cmk-guard-{logical_id}"
         elif resource["Type"] == "AWS::Serverless::HttpApi":
@@ -61,9 +64,13 @@ def fake_refs(template: dict[str, Any], **overrides: str) -> dict[str, str]:
     return refs
 
 
-# -- state machine ----------------------------------------------------------------------------------------------
-def test_every_asl_placeholder_has_a_substitution_and_vice_versa(template: dict[str, Any]) -> None:
-    spec = state_machine(template)
+# -- state machines ---------------------------------------------------------------------------------------------
+MACHINES = ["RemediateStateMachine", "SweepStateMachine"]
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_asl_placeholder_has_a_substitution_and_vice_versa(template: dict[str, Any], machine: str) -> None:
+    spec = state_machine(template, machine)
     definition = ROOT / spec["definition_uri"]
     assert definition.is_file(), f"DefinitionUri {spec['definition_uri']} does not exist"
     placeholders = set(PLACEHOLDER.findall(definition.read_text()))
@@ -86,13 +93,15 @@ def test_every_asl_file_is_deployed_with_complete_substitutions(template: dict[s
         assert set(PLACEHOLDER.findall(path.read_text())) == set(machines[relative])
 
 
-def test_substitutions_resolve_to_the_functions_they_name(template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("machine", MACHINES)
+def test_substitutions_resolve_to_the_functions_they_name(template: dict[str, Any], machine: str) -> None:
     refs = fake_refs(template)
-    substituted = {k: resolve(v, refs) for k, v in state_machine(template)["substitutions"].items()}
+    substituted = {k: resolve(v, refs) for k, v in state_machine(template, machine)["substitutions"].items()}
     expected = {
         "OpsTopicArn": refs["OpsTopic"],
         "Partition": refs["AWS::Partition"],
         "ApprovalPageUrl": refs["ApprovalApi.ApiEndpoint"],
+        "RemediateStateMachineArn": refs["RemediateStateMachine"],
     }
     for placeholder, arn in substituted.items():
         if placeholder in expected:
@@ -100,7 +109,7 @@ def test_substitutions_resolve_to_the_functions_they_name(template: dict[str, An
             continue
         function = placeholder.removesuffix("Arn")
         assert arn == refs[f"{function}.Arn"], f"${{{placeholder}}} should be {function}'s ARN"
-    text = (ROOT / state_machine(template)["definition_uri"]).read_text()
+    text = (ROOT / state_machine(template, machine)["definition_uri"]).read_text()
     definition = json.loads(PLACEHOLDER.sub(lambda m: substituted[m.group(1)], text))
     assert definition["StartAt"] in definition["States"]
 
@@ -124,6 +133,7 @@ def test_the_resolved_environment_is_valid_settings(template: dict[str, Any]) ->
             refs["CheckFunctionRole.Arn"],
             refs["ApplyFunctionRole.Arn"],
             refs["ProposeFunctionRole.Arn"],
+            refs["SweepEvaluateFunctionRole.Arn"],
         ]
         assert settings.approval_topic_arn == refs["ApprovalTopic"]
         assert settings.approval_timeout_seconds == 72 * 3600
@@ -135,7 +145,7 @@ def test_the_resolved_environment_is_valid_settings(template: dict[str, Any]) ->
 def test_environment_is_the_same_for_every_function(template: dict[str, Any]) -> None:
     # The in-process harness runs every handler with one shared environment.
     environments = [json.dumps(spec["environment"], sort_keys=True) for spec in functions(template).values()]
-    assert len(environments) == 10  # seven workflow functions, the approval page, the hook and the denials function
+    assert len(environments) == 14  # 7 workflow steps, the approval page, the hook, the denials function, 4 sweep steps
     assert len(set(environments)) == 1
 
 
@@ -291,6 +301,11 @@ def test_defaults_satisfy_their_own_constraints(template: dict[str, Any]) -> Non
         ("LogRetentionDays", "400", True),
         ("LogRetentionDays", "100", False),
         ("Mode", "exempt", False),
+        ("SweepSchedule", "rate(1 day)", True),
+        ("SweepSchedule", "rate(6 hours)", True),
+        ("SweepSchedule", "cron(0 3 ? * MON-FRI *)", True),
+        ("SweepSchedule", "rate(0 days)", False),
+        ("SweepSchedule", "daily", False),
     ],
 )
 def test_parameter_constraints(template: dict[str, Any], name: str, value: str, ok: bool) -> None:
@@ -351,7 +366,8 @@ def test_ops_topic_is_encrypted_and_only_this_account_publishes(template: dict[s
 def test_outputs(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     values = {json.dumps(o["Value"], sort_keys=True) for o in outputs.values()}
-    expected: list[dict[str, Any]] = [{"Ref": name} for name in ("RemediateStateMachine", "LedgerTable", "OpsTopic")]
+    names = ("RemediateStateMachine", "SweepStateMachine", "LedgerTable", "OpsTopic")
+    expected: list[dict[str, Any]] = [{"Ref": name} for name in names]
     expected.append({"Ref": "RuleDeadLetterQueue"})
     steps = ("Check", "Key", "Apply", "Ingest", "Confirm", "Record")
     expected += [{"Fn::GetAtt": [f"{step}FunctionRole", "Arn"]} for step in steps]

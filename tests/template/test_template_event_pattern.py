@@ -30,7 +30,7 @@ APPLY_SESSION_ARN = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{APPLY_ROLE}/cmk-gu
 def pattern(template: dict[str, Any]) -> dict[str, Any]:
     refs = {"AWS::Partition": "aws", "AWS::AccountId": ACCOUNT_ID, "AWS::Region": REGION}
     refs["ApplyFunctionRole"] = APPLY_ROLE
-    return resolve(state_machine(template)["event_pattern"], refs)
+    return resolve(state_machine(template, "RemediateStateMachine")["event_pattern"], refs)
 
 
 def cloudtrail_record(event_name: str, identity: dict[str, Any], **extra: Any) -> dict[str, Any]:

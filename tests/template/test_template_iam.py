@@ -28,6 +28,10 @@ LAMBDA_ROLES = {
     "ProposeFunctionRole": "ProposeFunctionLogGroup",
     "ApprovalPageFunctionRole": "ApprovalPageFunctionLogGroup",
     "KeyDenialsFunctionRole": "KeyDenialsFunctionLogGroup",
+    "SweepListFunctionRole": "SweepListFunctionLogGroup",
+    "SweepEvaluateFunctionRole": "SweepEvaluateFunctionLogGroup",
+    "SweepStartFunctionRole": "SweepStartFunctionLogGroup",
+    "SweepReportFunctionRole": "SweepReportFunctionLogGroup",
 }
 COMMON = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # Steps that act in member accounts assume their member role there (only with OrganizationId).
@@ -68,6 +72,18 @@ EXPECTED_ACTIONS = {
     "ProposeFunctionRole": COMMON | {"kms:DescribeKey", "dynamodb:PutItem", "sns:Publish"},
     "ApprovalPageFunctionRole": COMMON | {"dynamodb:GetItem", "dynamodb:UpdateItem", "states:SendTaskSuccess"},
     "KeyDenialsFunctionRole": COMMON | {"kms:ListAliases"},
+    # The sweep: list, evaluate (reads only), start (ledger reads and the remediate workflow), report (EMF only).
+    "SweepListFunctionRole": COMMON | {"bedrock:ListKnowledgeBases"},
+    "SweepEvaluateFunctionRole": COMMON
+    | {
+        "bedrock:ListDataSources",
+        "bedrock:GetKnowledgeBase",
+        "bedrock:ListTagsForResource",
+        "bedrock:GetDataSource",
+        "kms:DescribeKey",
+    },
+    "SweepStartFunctionRole": COMMON | {"dynamodb:GetItem", "dynamodb:Query", "states:StartExecution"},
+    "SweepReportFunctionRole": COMMON,
 }
 # Actions that IAM cannot scope to a resource (or, for DescribeKey, any key by design), allowed with Resource "*".
 STAR_RESOURCE_ACTIONS = {
@@ -77,6 +93,7 @@ STAR_RESOURCE_ACTIONS = {
     "cloudtrail:LookupEvents",  # no resource-level permissions
     "states:SendTaskSuccess",  # no resource types: the task token is the capability
     "kms:ListAliases",  # no resource-level permissions (the denials function reads a key's aliases)
+    "bedrock:ListKnowledgeBases",  # lists the account's knowledge bases: no resource type
     "xray:PutTraceSegments",  # X-Ray has no resource types
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -219,10 +236,13 @@ def test_bedrock_access_is_scoped_to_this_accounts_knowledge_bases(template: dic
     found = 0
     for role in LAMBDA_ROLES:
         for statement in role_statements(template, role):
-            if any(a.startswith("bedrock:") for a in _listify(statement["Action"])):
+            actions = _listify(statement["Action"])
+            if actions == ["bedrock:ListKnowledgeBases"]:
+                assert (role, statement["Resource"]) == ("SweepListFunctionRole", "*")
+            elif any(a.startswith("bedrock:") for a in actions):
                 found += 1
                 assert statement["Resource"] == KB_ARN, role
-    assert found == 4
+    assert found == 5  # check, apply, ingest, the hook and the sweep's evaluate step
 
 
 def test_key_creation_is_limited_to_tagged_symmetric_keys(template: dict[str, Any]) -> None:

@@ -195,6 +195,7 @@ def test_views_on_a_small_template() -> None:
             "environment": {"A": "global", "B": "own"},
             "reserved_concurrency": 2,
             "log_group": {"Ref": "FnLogs"},
+            "timeout": 3,
         }
     }
     assert event_rules(MINI) == [

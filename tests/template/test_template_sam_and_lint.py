@@ -23,6 +23,12 @@ FUNCTIONS = {
 TIMEOUTS = {"HookFunction": 25}
 # The approval page runs behind API Gateway: its own name, handler and a shorter timeout (a person waits for it).
 PAGE_FUNCTION = ("ApprovalPageFunction", "approve", "approval_page")
+SWEEP_FUNCTIONS = {
+    "SweepListFunction": "sweep_list",
+    "SweepEvaluateFunction": "sweep_evaluate",
+    "SweepStartFunction": "sweep_start",
+    "SweepReportFunction": "sweep_report",
+}
 # The rule's pattern, exactly as the contract states it (the prefix stays a Fn::Sub until deployment).
 EXPECTED_PATTERN = {
     "source": ["aws.bedrock"],
@@ -52,18 +58,17 @@ def _of_type(document: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def test_transform_yields_the_expected_resources(transformed: dict[str, Any]) -> None:
     counts = Counter(resource["Type"] for resource in transformed["Resources"].values())
-    assert counts["AWS::Lambda::Function"] == 10
-    assert counts["AWS::StepFunctions::StateMachine"] == 1
-    assert counts["AWS::Events::Rule"] == 3  # data source changes (default and organization buses), KMS access errors
+    assert counts["AWS::Lambda::Function"] == 14
+    assert counts["AWS::StepFunctions::StateMachine"] == 2
+    assert counts["AWS::Events::Rule"] == 4  # data source changes (default and organization buses), KMS access errors, the sweep schedule
     assert counts["AWS::DynamoDB::Table"] == 1
     assert counts["AWS::SQS::Queue"] == 1, "SAM must not add its own DLQ: the template names RuleDeadLetterQueue"
-    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS) | {PAGE_FUNCTION[0]}
+    assert set(_of_type(transformed, "AWS::Lambda::Function")) == set(FUNCTIONS) | {PAGE_FUNCTION[0]} | set(SWEEP_FUNCTIONS)
     assert not [r["Type"] for r in transformed["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
 
 
 def test_state_machine_is_standard_traced_and_logs_errors_without_data(transformed: dict[str, Any]) -> None:
-    (machine,) = _of_type(transformed, "AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
+    properties = _of_type(transformed, "AWS::StepFunctions::StateMachine")["RemediateStateMachine"]["Properties"]
     assert properties["StateMachineType"] == "STANDARD"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     logging = properties["LoggingConfiguration"]
@@ -160,7 +165,7 @@ def test_functions_after_transform(transformed: dict[str, Any]) -> None:
         assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
         assert log_group["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}-{short}"}
         assert properties["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{short}"}
-    reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items()}
+    reserved = {k: v["Properties"].get("ReservedConcurrentExecutions") for k, v in lambdas.items() if k not in SWEEP_FUNCTIONS}
     assert reserved == {k: {"ConfirmFunction": 1, "KeyFunction": 5, "KeyDenialsFunction": 2}.get(k) for k in [*FUNCTIONS, page_id]}
 
 

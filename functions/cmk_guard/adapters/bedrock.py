@@ -35,6 +35,24 @@ class BedrockAgent:
                         return str(summary["dataSourceId"])
         return None
 
+    def list_knowledge_bases(self, next_token: str | None, max_results: int) -> tuple[list[str], str | None]:
+        """One page of knowledge base ids (the sweep reads one page per invocation)."""
+        request: dict[str, Any] = {"maxResults": max_results, **({"nextToken": next_token} if next_token else {})}
+        with translated("ListKnowledgeBases"):
+            page = self._client.list_knowledge_bases(**request)
+        return [str(s["knowledgeBaseId"]) for s in page.get("knowledgeBaseSummaries", [])], page.get("nextToken")
+
+    def list_data_sources(
+        self, knowledge_base_id: str, next_token: str | None, max_results: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a knowledge base's data source summaries (id, name, status)."""
+        request: dict[str, Any] = {"knowledgeBaseId": knowledge_base_id, "maxResults": max_results}
+        if next_token:
+            request["nextToken"] = next_token
+        with translated(f"ListDataSources {knowledge_base_id}"):
+            page = self._client.list_data_sources(**request)
+        return list(page.get("dataSourceSummaries", [])), page.get("nextToken")
+
     def update_data_source(self, request: dict[str, Any]) -> dict[str, Any]:
         with translated(f"UpdateDataSource {request.get('knowledgeBaseId')}/{request.get('dataSourceId')}"):
             return self._client.update_data_source(**request)["dataSource"]

@@ -83,6 +83,30 @@ class Ledger:
             ).get("Item")
         return item["executionArn"]["S"] if item else None
 
+    def active_lock_holder(self, target: Target) -> str | None:
+        """The execution holding the data source's lock, unless the lock has expired (then anyone may take it)."""
+        with translated("GetItem lock"):
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": data_source_key(target)}, "sk": {"S": "LOCK"}},
+                ConsistentRead=True,
+            ).get("Item")
+        if not item or int(item.get("expiresAt", {}).get("N", "0")) < int(time.time()):
+            return None
+        return item["executionArn"]["S"]
+
+    def latest_outcome(self, target: Target) -> dict[str, Any] | None:
+        """The most recent outcome record of the data source, if any."""
+        with translated("Query latest outcome"):
+            items = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :outcome)",
+                ExpressionAttributeValues={":pk": {"S": data_source_key(target)}, ":outcome": {"S": "OUTCOME#"}},
+                ScanIndexForward=False,
+                Limit=1,
+            ).get("Items", [])
+        return json.loads(items[0]["record"]["S"]) if items else None
+
     def release_lock(self, target: Target, execution_arn: str) -> None:
         """Release the lock if this execution holds it; a lock held by another execution is left alone."""
         try:

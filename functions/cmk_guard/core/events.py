@@ -1,4 +1,5 @@
-"""Parse the EventBridge envelope of a CloudTrail ``CreateDataSource``/``UpdateDataSource`` record.
+"""Parse what starts the workflow: the EventBridge envelope of a CloudTrail ``CreateDataSource``/``UpdateDataSource``
+record, or a finding of the sweep (``source`` ``cmk-guard.sweep``).
 
 Only identifiers are taken from the event: its body may be redacted and is never trusted for the current state.
 """
@@ -6,15 +7,20 @@ Only identifiers are taken from the event: its body may be redacted and is never
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from cmk_guard.errors import InvalidEventError
 
 HANDLED_EVENTS = frozenset({"CreateDataSource", "UpdateDataSource"})
 _ID = r"^[0-9a-zA-Z]{10}$"
+_REGION = r"^[a-z]{2}(-[a-z]+)+-\d$"
 MAX_EVENT_BYTES = 256 * 1024
+SWEEP_SOURCE = "cmk-guard.sweep"
+SWEEP_DETAIL_TYPE = "Data source found by the sweep"
+SWEEP_EVENT_NAME = "Sweep"
+SWEEP_ID_PATTERN = r"^[0-9A-Za-z_-]{1,40}$"
 
 
 class _Lenient(BaseModel):
@@ -54,6 +60,25 @@ class _Envelope(_Lenient):
     detail: _CloudTrailRecord
 
 
+class _SweepDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    account_id: str = Field(alias="accountId", pattern=r"^\d{12}$")
+    region: str = Field(pattern=_REGION)
+    knowledge_base_id: str = Field(alias="knowledgeBaseId", pattern=_ID)
+    data_source_id: str = Field(alias="dataSourceId", pattern=_ID)
+    sweep_id: str = Field(alias="sweepId", pattern=SWEEP_ID_PATTERN)
+    observed_at: AwareDatetime = Field(alias="observedAt")
+
+
+class _SweepEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: Literal["cmk-guard.sweep"]
+    detail_type: Literal["Data source found by the sweep"] = Field(alias="detail-type")
+    detail: _SweepDetail
+
+
 class DataSourceEvent(BaseModel):
     """What an event says: where to look. ``data_source_id`` may be absent for a Create (then look up by name)."""
 
@@ -77,12 +102,63 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def sweep_event_id(sweep_id: str, knowledge_base_id: str, data_source_id: str) -> str:
+    """The event id of a sweep finding: one per sweep and data source, so a repeated start is claimed once.
+
+    It is also the name of the remediate execution the sweep starts (at most 68 characters, of ``[0-9A-Za-z_-]``).
+    """
+    return f"sweep-{sweep_id}-{knowledge_base_id}-{data_source_id}"
+
+
+def sweep_event(
+    account_id: str, region: str, knowledge_base_id: str, data_source_id: str, sweep_id: str, observed_at: datetime
+) -> dict[str, Any]:
+    """The input the sweep starts the remediate workflow with (``parse_event`` reads it back)."""
+    detail = _SweepDetail(
+        account_id=account_id,
+        region=region,
+        knowledge_base_id=knowledge_base_id,
+        data_source_id=data_source_id,
+        sweep_id=sweep_id,
+        observed_at=observed_at,
+    )
+    return {
+        "source": SWEEP_SOURCE,
+        "detail-type": SWEEP_DETAIL_TYPE,
+        "detail": detail.model_dump(mode="json", by_alias=True),
+    }
+
+
+def _parse_sweep(event: dict[str, Any]) -> DataSourceEvent:
+    try:
+        envelope = _SweepEnvelope.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEventError(f"not a cmk-guard sweep finding: {_describe(exc)}") from exc
+    detail = envelope.detail
+    return DataSourceEvent(
+        account_id=detail.account_id,
+        region=detail.region,
+        knowledge_base_id=detail.knowledge_base_id,
+        data_source_id=detail.data_source_id,
+        data_source_name=None,
+        event_id=sweep_event_id(detail.sweep_id, detail.knowledge_base_id, detail.data_source_id),
+        event_name=SWEEP_EVENT_NAME,
+        event_time=detail.observed_at,
+    )
+
+
 def parse_event(event: Any, *, size_hint: int | None = None) -> DataSourceEvent:
-    """Turn an EventBridge event into a ``DataSourceEvent`` or raise ``InvalidEventError`` saying why."""
+    """Turn an EventBridge event or a sweep finding into a ``DataSourceEvent``; raise ``InvalidEventError`` saying why.
+
+    The sweep finding's event time is when the sweep observed the data source, so the time to remediate counts
+    from then.
+    """
     if not isinstance(event, dict):
         raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
     if size_hint is not None and size_hint > MAX_EVENT_BYTES:
         raise InvalidEventError(f"event is {size_hint} bytes, over the {MAX_EVENT_BYTES}-byte limit")
+    if event.get("source") == SWEEP_SOURCE:
+        return _parse_sweep(event)
     try:
         envelope = _Envelope.model_validate(event)
     except ValidationError as exc:

@@ -37,6 +37,13 @@ APPROVAL_WAIT = "ApprovalWaitSeconds"
 APPROVALS_REQUESTED = "ApprovalsRequested"
 KMS_ACCESS_DENIED = "KmsAccessDenied"
 COMPLIANCE_RATIO = "ComplianceRatio"
+# The sweep's per-verdict counts (one set per sweep).
+COMPLIANT_DATA_SOURCES = "CompliantDataSources"
+NON_COMPLIANT_DATA_SOURCES = "NonCompliantDataSources"
+SKIPPED_DATA_SOURCES = "SkippedDataSources"
+UNKNOWN_DATA_SOURCES = "UnknownDataSources"
+SWEEP_REMEDIATIONS_STARTED = "SweepRemediationsStarted"
+SWEEP_FAILED_KNOWLEDGE_BASES = "SweepFailedKnowledgeBases"
 
 # KmsAccessDenied{Source}: the two ways cmk-guard learns that a key it manages refused a call.
 SOURCE_CLOUDTRAIL = "CloudTrail"
@@ -86,6 +93,15 @@ CATALOGUE: dict[str, MetricSpec] = {
             COMPLIANCE_RATIO, "None",
             "compliant / evaluated data sources at the last sweep (0 to 1)",
             "sweep",
+        ),
+        MetricSpec(COMPLIANT_DATA_SOURCES, "Count", "data sources the sweep found COMPLIANT", "sweep"),
+        MetricSpec(NON_COMPLIANT_DATA_SOURCES, "Count", "data sources the sweep found NON_COMPLIANT", "sweep"),
+        MetricSpec(SKIPPED_DATA_SOURCES, "Count", "data sources the sweep SKIPPED (exempt, managed, ...)", "sweep"),
+        MetricSpec(UNKNOWN_DATA_SOURCES, "Count", "data sources the sweep could not read (UNKNOWN)", "sweep"),
+        MetricSpec(SWEEP_REMEDIATIONS_STARTED, "Count", "remediate workflows the sweep started", "sweep"),
+        MetricSpec(
+            SWEEP_FAILED_KNOWLEDGE_BASES, "Count",
+            "knowledge bases whose evaluation still failed after retries (counted as UNKNOWN)", "sweep",
         ),
     )
 }

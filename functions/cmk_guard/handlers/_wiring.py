@@ -17,8 +17,8 @@ from cmk_guard.adapters.sessions import AccountSessions, MemberAccess
 from cmk_guard.config import Settings, load_settings
 from cmk_guard.core.models import KnowledgeBaseFacts, Target
 
-# Correlation id of every log line: the triggering CloudTrail event id.
-CORRELATION_PATH = "input.target.eventId || input.detail.eventID"
+# Correlation id of every log line: the triggering CloudTrail event id (the sweep's id for a sweep finding).
+CORRELATION_PATH = "input.target.eventId || input.detail.eventID || input.detail.sweepId"
 
 
 class StepPayload(BaseModel):

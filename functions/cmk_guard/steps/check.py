@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cmk_guard.adapters.bedrock import data_source_facts, knowledge_base_facts
 from cmk_guard.core.events import parse_event
-from cmk_guard.core.models import Evaluation, KnowledgeBaseFacts, Mode, Reason, Target, Verdict
-from cmk_guard.core.modes import EXEMPT_REASON_TAG, resolve_mode
-from cmk_guard.core.verdict import evaluate, key_region, skipped, unknown
-from cmk_guard.errors import AccessDeniedError, CmkGuardError, ResourceGoneError
+from cmk_guard.core.models import Mode, Reason, Target, Verdict
+from cmk_guard.core.verdict import skipped
+from cmk_guard.errors import ResourceGoneError
+from cmk_guard.steps.assess import DataSourceRef, assess
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,40 +27,6 @@ class CheckPorts:
     bedrock: Callable[[str], BedrockAgent]
     kms: Callable[[str], Kms]
     ledger: Ledger
-
-
-def _read_tags(bedrock: BedrockAgent, arn: str) -> dict[str, str] | None:
-    try:
-        return bedrock.list_tags(arn)
-    except CmkGuardError:
-        return None
-
-
-def _assess(target: Target, settings: Settings, ports: CheckPorts) -> tuple[Evaluation, KnowledgeBaseFacts | None, Any]:
-    bedrock = ports.bedrock(target.region)
-    try:
-        raw_kb = bedrock.get_knowledge_base(target.knowledge_base_id)
-    except AccessDeniedError as exc:
-        return unknown(str(exc)), None, None
-    except ResourceGoneError:
-        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"knowledge base {target.knowledge_base_id} no longer exists"), None, None
-    tags = _read_tags(bedrock, raw_kb["knowledgeBaseArn"])
-    kb = knowledge_base_facts(raw_kb, tags)
-    decision = resolve_mode(settings.mode, tags)
-    try:
-        ds = data_source_facts(bedrock.get_data_source(target.knowledge_base_id, target.data_source_id))
-    except AccessDeniedError as exc:
-        return unknown(str(exc)), kb, decision
-    except ResourceGoneError:
-        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"data source {target.data_source_id} no longer exists"), kb, decision
-    key = None
-    if ds.kms_key_arn:
-        try:
-            key = ports.kms(key_region(ds.kms_key_arn) or target.region).describe_key(ds.kms_key_arn)
-        except AccessDeniedError as exc:
-            return unknown(f"cannot describe the data source's key: {exc}", ds.kms_key_arn), kb, decision
-    exempt_reason = (tags or {}).get(EXEMPT_REASON_TAG)
-    return evaluate(target.region, kb, ds, key, decision.mode, exempt_reason), kb, decision
 
 
 def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, ports: CheckPorts) -> dict[str, Any]:
@@ -87,7 +52,10 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
         event_name=parsed.event_name,
         event_time=parsed.event_time,
     )
-    evaluation, kb, decision = _assess(target, settings, ports)
+    assessment = assess(
+        DataSourceRef(target.region, target.knowledge_base_id, target.data_source_id), settings.mode, ports
+    )
+    evaluation, kb, decision = assessment.evaluation, assessment.knowledge_base, assessment.decision
     mode = decision.mode if decision else Mode.APPROVAL
     if evaluation.verdict is Verdict.NON_COMPLIANT and mode in LOCKING_MODES:
         # In approval mode the workflow may wait for a person first: the lock outlives that wait too.

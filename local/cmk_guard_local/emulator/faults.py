@@ -106,7 +106,8 @@ def fault_error(fault: Fault, service: str, operation: str, protocol: str, princ
 
 @dataclass
 class FaultRule:
-    """One injected fault; ``times`` left (``None`` = forever) and ``hits`` so far."""
+    """One injected fault; ``times`` left (``None`` = forever) and ``hits`` so far. ``params``: only calls whose
+    API parameters include these values (one knowledge base, one data source, one key...)."""
 
     service: str
     operation: str | None
@@ -116,10 +117,12 @@ class FaultRule:
     principal: str | None = None
     message: str | None = None
     hits: int = 0
+    params: dict | None = None
 
-    def matches(self, service: str, operation: str, principal: str) -> bool:
+    def matches(self, service: str, operation: str, principal: str, params: dict | None = None) -> bool:
         return (self.service in (service, "*") and self.operation in (None, "*", operation)
                 and (self.principal is None or self.principal == principal)
+                and (not self.params or all((params or {}).get(k) == v for k, v in self.params.items()))
                 and (self.times is None or self.times > 0))
 
 
@@ -132,11 +135,12 @@ class FaultInjector:
 
     def add(self, service: str, operation: str | None = None, fault: Fault = Fault.THROTTLE, *,
             times: int | None = None, seconds: float = 0.0, principal: str | None = None,
-            message: str | None = None) -> FaultRule:
+            message: str | None = None, params: dict | None = None) -> FaultRule:
         """Inject ``fault`` into ``service.operation`` (``operation=None``: every operation; ``service="*"``:
-        every service) ``times`` times (``None``: forever), optionally only for calls made as ``principal``.
+        every service) ``times`` times (``None``: forever), optionally only for calls made as ``principal`` or
+        only for calls whose parameters include ``params`` (e.g. ``{"dataSourceId": ...}``).
         ``LATENCY`` sleeps ``seconds`` and then lets the call through."""
-        rule = FaultRule(service, operation, Fault(fault), times, seconds, principal, message)
+        rule = FaultRule(service, operation, Fault(fault), times, seconds, principal, message, params=params)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -151,11 +155,11 @@ class FaultInjector:
         with self._lock:
             return list(self._rules)
 
-    def take(self, service: str, operation: str, principal: str) -> FaultRule | None:
+    def take(self, service: str, operation: str, principal: str, params: dict | None = None) -> FaultRule | None:
         """Consume one use of the first rule matching this attempt."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(service, operation, principal):
+                if rule.matches(service, operation, principal, params):
                     rule.hits += 1
                     if rule.times is not None:
                         rule.times -= 1

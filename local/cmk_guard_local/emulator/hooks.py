@@ -145,6 +145,12 @@ def before_parameter_build(params: dict, model: OperationModel, context: dict, *
     context[CONTEXT_KEY] = CallInfo(service, model, recorded)
 
 
+# moto's DynamoDB is not safe under concurrent calls (a Query iterating a table while a PutItem adds a partition
+# raises "dictionary changed size during iteration"); DynamoDB itself is. Its calls are served one at a time.
+_SERIALIZED_MOTO_SERVICES = frozenset({"dynamodb"})
+_moto_lock = threading.RLock()
+
+
 def before_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
     acct = _active
     info = (getattr(request, "context", None) or {}).get(CONTEXT_KEY) if acct is not None else None
@@ -152,6 +158,9 @@ def before_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> 
         response = _serve(acct, info, request)
         if response is not None:
             return response
+        if info.service in _SERIALIZED_MOTO_SERVICES:
+            with _moto_lock:
+                return _moto_stubber()(event_name=event_name, request=request, **kwargs)
     return _moto_stubber()(event_name=event_name, request=request, **kwargs)
 
 
@@ -183,7 +192,7 @@ def _serve(acct: EmulatedAccount, info: CallInfo, request: AWSPreparedRequest) -
     assert info.principal is not None
     info.request_id = wire.new_request_id()
     service, name = info.service, info.operation.name
-    rule = acct.faults.take(service, name, info.principal.arn)
+    rule = acct.faults.take(service, name, info.principal.arn, info.params)
     acct._log_call(service, name, info.principal.arn, rule.fault if rule else None)
     is_lookup = service == "cloudtrail" and name == "LookupEvents"
     if is_lookup:
