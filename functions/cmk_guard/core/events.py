@@ -77,8 +77,14 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_event(event: Any, *, size_hint: int | None = None) -> DataSourceEvent:
-    """Turn an EventBridge event into a ``DataSourceEvent`` or raise ``InvalidEventError`` saying why."""
+def parse_event(
+    event: Any, *, size_hint: int | None = None, home_account: str | None = None, home_region: str | None = None
+) -> DataSourceEvent:
+    """Turn an EventBridge event into a ``DataSourceEvent`` or raise ``InvalidEventError`` saying why.
+
+    ``home_account``/``home_region``, when given, are the only account and region the caller handles: an event for
+    another one is refused rather than acted on with this account's roles.
+    """
     if not isinstance(event, dict):
         raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
     if size_hint is not None and size_hint > MAX_EVENT_BYTES:
@@ -97,6 +103,10 @@ def parse_event(event: Any, *, size_hint: int | None = None) -> DataSourceEvent:
     account = record.recipient_account_id or envelope.account
     if account != envelope.account:
         raise InvalidEventError(f"event account {envelope.account} differs from recipient account {account}")
+    if home_account is not None and account != home_account:
+        raise InvalidEventError(f"event is for account {account}; this stack handles account {home_account} only")
+    if home_region is not None and record.aws_region != home_region:
+        raise InvalidEventError(f"event is for region {record.aws_region}; this stack handles {home_region} only")
     params = record.request_parameters
     data_source_id = params.data_source_id
     if record.event_name == "CreateDataSource":

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmk_guard.handlers import _wiring as wiring
 from cmk_guard.observability import logger, tracer
-from cmk_guard.steps.key import run_key
+from cmk_guard.steps.key import run_key, run_repair
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
     target = payload.target
+    if payload.action == "repair":
+        repair = run_repair(
+            target, payload.knowledge_base, payload.input["key"]["keyArn"], wiring.settings(), wiring.kms(target.region)
+        )
+        repair["failedJobId"] = (payload.input.get("ingestion") or {}).get("jobId")
+        logger.info("key policy repair", extra={"repaired": repair["repaired"], "cause": repair["cause"]})
+        return repair
     result = run_key(target, payload.knowledge_base, wiring.settings(), wiring.kms(target.region))
     logger.info("key ready", extra={"keyArn": result["keyArn"], "keyCreated": result["created"]})
     return result

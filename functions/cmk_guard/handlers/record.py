@@ -31,7 +31,9 @@ def _emit(points: list[MetricPoint]) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
     config = wiring.settings()
-    result, points = run_record(payload.input, payload.execution_arn, wiring.ledger(config), wiring.notifier(config))
+    result, points = run_record(
+        payload.input, payload.execution_arn, wiring.ledger(config), wiring.notifier(config), event.get("startedAt")
+    )
     _emit(points)
     if metrics.metric_set:
         metrics.flush_metrics()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,8 +10,9 @@ from cmk_guard.adapters.bedrock import data_source_facts, knowledge_base_facts
 from cmk_guard.core.events import parse_event
 from cmk_guard.core.models import Evaluation, KnowledgeBaseFacts, Mode, Reason, Target, Verdict
 from cmk_guard.core.modes import EXEMPT_REASON_TAG, resolve_mode
+from cmk_guard.core.update_plan import plan_update
 from cmk_guard.core.verdict import evaluate, key_region, skipped, unknown
-from cmk_guard.errors import AccessDeniedError, CmkGuardError, ResourceGoneError
+from cmk_guard.errors import AccessDeniedError, CmkGuardError, ResourceGoneError, UnsafeUpdateError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,36 +39,59 @@ def _read_tags(bedrock: BedrockAgent, arn: str) -> dict[str, str] | None:
         return None
 
 
-def _assess(target: Target, settings: Settings, ports: CheckPorts) -> tuple[Evaluation, KnowledgeBaseFacts | None, Any]:
+def _unsafe_update(raw_data_source: dict[str, Any] | None) -> str | None:
+    """Why the update could not carry this data source over unchanged, found before anything is written."""
+    if raw_data_source is None:
+        return None
+    try:
+        plan_update(raw_data_source, "arn:aws:kms:us-east-1:000000000000:key/plan-check")
+    except UnsafeUpdateError as exc:
+        return str(exc)
+    return None
+
+
+def _assess(target: Target, settings: Settings, ports: CheckPorts) -> tuple[Evaluation, KnowledgeBaseFacts | None, Any, Any]:
     bedrock = ports.bedrock(target.region)
     try:
         raw_kb = bedrock.get_knowledge_base(target.knowledge_base_id)
     except AccessDeniedError as exc:
-        return unknown(str(exc)), None, None
+        return unknown(str(exc)), None, None, None
     except ResourceGoneError:
-        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"knowledge base {target.knowledge_base_id} no longer exists"), None, None
+        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"knowledge base {target.knowledge_base_id} no longer exists"), None, None, None
     tags = _read_tags(bedrock, raw_kb["knowledgeBaseArn"])
     kb = knowledge_base_facts(raw_kb, tags)
     decision = resolve_mode(settings.mode, tags)
     try:
-        ds = data_source_facts(bedrock.get_data_source(target.knowledge_base_id, target.data_source_id))
+        raw_ds = bedrock.get_data_source(target.knowledge_base_id, target.data_source_id)
+        ds = data_source_facts(raw_ds)
     except AccessDeniedError as exc:
-        return unknown(str(exc)), kb, decision
+        return unknown(str(exc)), kb, decision, None
     except ResourceGoneError:
-        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"data source {target.data_source_id} no longer exists"), kb, decision
+        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"data source {target.data_source_id} no longer exists"), kb, decision, None
     key = None
     if ds.kms_key_arn:
         try:
             key = ports.kms(key_region(ds.kms_key_arn) or target.region).describe_key(ds.kms_key_arn)
         except AccessDeniedError as exc:
-            return unknown(f"cannot describe the data source's key: {exc}", ds.kms_key_arn), kb, decision
+            return unknown(f"cannot describe the data source's key: {exc}", ds.kms_key_arn), kb, decision, raw_ds
     exempt_reason = (tags or {}).get(EXEMPT_REASON_TAG)
-    return evaluate(target.region, kb, ds, key, decision.mode, exempt_reason), kb, decision
+    return evaluate(target.region, kb, ds, key, decision.mode, exempt_reason), kb, decision, raw_ds
+
+
+def _account_of(execution_arn: str) -> str | None:
+    """The stack's own account: the fifth field of its execution ARN (``None`` if the ARN has no account)."""
+    parts = execution_arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
 
 
 def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, ports: CheckPorts) -> dict[str, Any]:
     """The check step. Returns ``{"duplicate": true}`` for an event another execution already handles."""
-    parsed = parse_event(event)
+    parsed = parse_event(
+        event,
+        size_hint=len(json.dumps(event, default=str)),
+        home_account=_account_of(execution_arn),
+        home_region=settings.region,
+    )
     if not ports.ledger.claim_event(parsed.event_id, execution_arn):
         return {"duplicate": True, "eventId": parsed.event_id}
     data_source_id = parsed.data_source_id
@@ -87,7 +112,7 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
         event_name=parsed.event_name,
         event_time=parsed.event_time,
     )
-    evaluation, kb, decision = _assess(target, settings, ports)
+    evaluation, kb, decision, raw_ds = _assess(target, settings, ports)
     mode = decision.mode if decision else Mode.APPROVAL
     if evaluation.verdict is Verdict.NON_COMPLIANT and mode in LOCKING_MODES:
         if not ports.ledger.acquire_lock(target, execution_arn, settings.lock_ttl_seconds):
@@ -103,4 +128,8 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
         check["modeNote"] = decision.note
     if kb is not None:
         check["knowledgeBase"] = kb.to_state()
-    return {"duplicate": False, "target": target.to_state(), "check": check}
+    result: dict[str, Any] = {"duplicate": False, "target": target.to_state(), "check": check}
+    unsafe = _unsafe_update(raw_ds) if evaluation.verdict is Verdict.NON_COMPLIANT and mode is Mode.AUTO else None
+    if unsafe:  # stop before a key is created: the update could not be made without losing something
+        result["error"] = {"Error": "UnsafeUpdateError", "Cause": unsafe}
+    return result
