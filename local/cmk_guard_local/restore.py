@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from cmk_guard.adapters.ledger import Ledger, data_source_key
@@ -27,7 +28,10 @@ def register(commands: Any) -> None:
     command = commands.add_parser(
         "restore",
         help="show (or with --apply perform) the UpdateDataSource that restores a data source's previous configuration",
-        description=__doc__,
+        description=(
+            "Print the UpdateDataSource that puts back the configuration cmk-guard saved in its ledger before "
+            "updating the data source; --apply sends it. Refuses to undo changes made since, unless --force."
+        ),
     )
     command.add_argument("--knowledge-base-id", required=True)
     command.add_argument("--data-source-id", required=True)
@@ -85,16 +89,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         ledger = Ledger(session.client("dynamodb"), _table(args, session))
         request = restore_request(saved_configuration(ledger, target, args.execution))
-    except CmkGuardError as exc:
+    except (CmkGuardError, ClientError) as exc:
         print(f"cmk-guard restore: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(request, indent=2, sort_keys=True, default=str))
     if not args.apply:
         print("(not applied: add --apply to send this UpdateDataSource)", file=sys.stderr)
         return 0
+    try:
+        return _apply(session, args, request)
+    except ClientError as exc:
+        print(f"cmk-guard restore: {exc}", file=sys.stderr)
+        return 2
+
+
+def _apply(session: boto3.session.Session, args: argparse.Namespace, request: dict[str, Any]) -> int:
     bedrock = session.client("bedrock-agent")
-    current = bedrock.get_data_source(knowledgeBaseId=args.knowledge_base_id, dataSourceId=args.data_source_id)["dataSource"]
-    drift = drift_since(request, current)
+    current = bedrock.get_data_source(knowledgeBaseId=args.knowledge_base_id, dataSourceId=args.data_source_id)
+    drift = drift_since(request, current["dataSource"])
     if drift and not args.force:
         print(
             f"cmk-guard restore: {drift} changed since the configuration was saved; restoring would undo that. "

@@ -10,7 +10,7 @@ import pytest
 
 from cmk_guard_local.emulator import Fault
 
-from .scenario import start_reference_run, updates_by_cmk_guard, keys_created, workflow_calls
+from .scenario import keys_created, start_reference_run, updates_by_cmk_guard, workflow_calls
 
 CHECK, KEY, APPLY, INGEST, CONFIRM, RECORD = (
     "CheckFunctionRole", "KeyFunctionRole", "ApplyFunctionRole", "IngestFunctionRole", "ConfirmFunctionRole", "RecordFunctionRole",
@@ -57,6 +57,11 @@ PERMANENT_EXPECTATIONS = {
     (RECORD, "dynamodb", "DeleteItem"): dict.fromkeys(Fault, "REMEDIATED_VERIFIED"),  # the lock expires on its own
 }
 PERMANENT = (Fault.ACCESS_DENIED, Fault.NOT_FOUND, Fault.CONFLICT)
+# Calls made before the data source is written: a failure there leaves it untouched.
+BEFORE_THE_WRITE = {c for c in MATRIX_CALLS if c[0] in {CHECK, KEY}} | {
+    (APPLY, "bedrock-agent", "GetDataSource"),
+    (APPLY, "dynamodb", "PutItem"),
+}
 
 
 def _inject(account, stack, call, fault, times) -> None:
@@ -129,6 +134,8 @@ def test_permanent_faults_end_in_a_clear_outcome_without_retries(account, estate
             assert call[2] in outcome["reason"], outcome["reason"]
         if expected == "REMEDIATED_UNVERIFIED":
             assert call[2] in outcome["reason"], outcome["reason"]
+    if expected == "FAILED" and call in BEFORE_THE_WRITE:
+        assert updates_by_cmk_guard(account, stack) == 0
     if expected in {"UNKNOWN", "SKIPPED", NO_WRITE, DUPLICATE}:
         assert updates_by_cmk_guard(account, stack) == 0
         assert keys_created(account, stack) == 0

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cmk_guard.core.models import Target
 from cmk_guard.core.update_plan import CARRIED_FIELDS, REDACTION_MARKERS, STATE_FIELDS, changed_fields, plan_update
 from cmk_guard.errors import UnsafeUpdateError
 from cmk_guard.steps.apply import run_apply
-from cmk_guard.core.models import Target
 
 from .strategies import CONFIGURATIONS, data_source_request
 

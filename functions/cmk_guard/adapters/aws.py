@@ -43,7 +43,13 @@ DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "Unauthorized
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NotFound"})
 # Busy or changing elsewhere: not retried (a retry could overwrite someone else's change); the workflow says so.
 CONFLICT_CODES = frozenset(
-    {"ConflictException", "ResourceConflictException", "ResourceInUseException", "KMSInvalidStateException", "ConcurrentAccess"}
+    {
+        "ConflictException",
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "KMSInvalidStateException",
+        "ConcurrentAccess",
+    }
 )
 
 

@@ -17,7 +17,11 @@ MAX_PAGES = 10
 
 
 class _Pacer:
-    """Spaces every LookupEvents attempt (retries included) at least ``MIN_INTERVAL_SECONDS`` apart."""
+    """Spaces LookupEvents attempts (retries included) at least ``MIN_INTERVAL_SECONDS`` apart.
+
+    ``wait`` runs just before an attempt goes on the wire; ``done`` runs when its answer arrives and starts the
+    interval again from there, so a request delayed on its way cannot end up closer to the next one than the interval.
+    """
 
     def __init__(self, interval: float) -> None:
         self._interval = interval
@@ -32,6 +36,10 @@ class _Pacer:
         if delay > 0:
             time.sleep(delay)
 
+    def done(self, **_: Any) -> None:
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + self._interval)
+
 
 _PACER = _Pacer(MIN_INTERVAL_SECONDS)
 
@@ -41,8 +49,9 @@ class CloudTrail:
         self._client = client
         # before-send: the last moment before each attempt (retries included) goes on the wire.
         events = client.meta.events
-        events.unregister("before-send.cloudtrail.LookupEvents", _PACER.wait, unique_id="cmk-guard-pacer")
-        events.register("before-send.cloudtrail.LookupEvents", _PACER.wait, unique_id="cmk-guard-pacer")
+        for event, handler in (("before-send", _PACER.wait), ("response-received", _PACER.done)):
+            events.unregister(f"{event}.cloudtrail.LookupEvents", handler, unique_id=f"cmk-guard-pacer-{event}")
+            events.register(f"{event}.cloudtrail.LookupEvents", handler, unique_id=f"cmk-guard-pacer-{event}")
 
     def key_events(self, key_arn: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """CloudTrail records naming ``key_arn`` between ``start`` and ``end``, newest first (at most 10 pages)."""

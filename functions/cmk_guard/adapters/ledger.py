@@ -143,7 +143,9 @@ class Ledger:
             raise
         return None
 
-    def note_notification(self, pk: str, execution_arn: str, record: dict[str, Any], stamp: int, message_id: str) -> None:
+    def note_notification(
+        self, pk: str, execution_arn: str, record: dict[str, Any], stamp: int, message_id: str
+    ) -> None:
         """Mark the outcome as notified, so a retried record step does not notify twice."""
         item = self._outcome_item(pk, execution_arn, record, stamp)
         item["notificationId"] = {"S": message_id}

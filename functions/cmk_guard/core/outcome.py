@@ -56,7 +56,8 @@ def failure_reason(state: dict[str, Any]) -> str | None:
     ingestion = state.get("ingestion") or {}
     if ingestion.get("status") in {"FAILED", "STOPPED"}:
         reasons = "; ".join(ingestion.get("failureReasons") or []) or "no reason given"
-        return f"ingestion job {ingestion.get('jobId')} ended {ingestion['status']}: {reasons}{_after_failed_ingestion(state)}"
+        after = _after_failed_ingestion(state)
+        return f"ingestion job {ingestion.get('jobId')} ended {ingestion['status']}: {reasons}{after}"
     return None
 
 
@@ -72,7 +73,9 @@ def _after_failed_ingestion(state: dict[str, Any]) -> str:
         parts.append(f"key policy repair failed: {problem.get('Error')}: {_cause_message(problem.get('Cause', ''))}")
     target = state.get("target") or {}
     if (state.get("apply") or {}).get("applied") and target:
-        command = restore_command(target.get("region", "?"), target.get("knowledgeBaseId", "?"), target.get("dataSourceId", "?"))
+        command = restore_command(
+            target.get("region", "?"), target.get("knowledgeBaseId", "?"), target.get("dataSourceId", "?")
+        )
         parts.append(
             "the new key stays applied; the previous configuration is kept in the ledger, "
             f"restore it with: {command} --apply"

@@ -27,7 +27,9 @@ def restore_request(previous: dict[str, Any]) -> dict[str, Any]:
     """UpdateDataSource parameters that put ``previous`` back exactly, its key (or the lack of one) included."""
     for required in ("knowledgeBaseId", "dataSourceId", "name", "dataSourceConfiguration"):
         if not previous.get(required):
-            raise UnsafeUpdateError(f"the saved configuration has no {required}; refusing to write a partial data source")
+            raise UnsafeUpdateError(
+                f"the saved configuration has no {required}; refusing to write a partial data source"
+            )
     request: dict[str, Any] = {"knowledgeBaseId": previous["knowledgeBaseId"], "dataSourceId": previous["dataSourceId"]}
     for field in RESTORED_FIELDS:
         if previous.get(field) is not None:

@@ -50,14 +50,19 @@ def _unsafe_update(raw_data_source: dict[str, Any] | None) -> str | None:
     return None
 
 
-def _assess(target: Target, settings: Settings, ports: CheckPorts) -> tuple[Evaluation, KnowledgeBaseFacts | None, Any, Any]:
+Assessment = tuple[Evaluation, KnowledgeBaseFacts | None, Any, dict[str, Any] | None]
+
+
+def _assess(target: Target, settings: Settings, ports: CheckPorts) -> Assessment:
+    """The verdict, the knowledge base, the mode decision and the raw data source read (when it was read)."""
     bedrock = ports.bedrock(target.region)
     try:
         raw_kb = bedrock.get_knowledge_base(target.knowledge_base_id)
     except AccessDeniedError as exc:
         return unknown(str(exc)), None, None, None
     except ResourceGoneError:
-        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"knowledge base {target.knowledge_base_id} no longer exists"), None, None, None
+        gone = f"knowledge base {target.knowledge_base_id} no longer exists"
+        return skipped(Reason.DATA_SOURCE_NOT_FOUND, gone), None, None, None
     tags = _read_tags(bedrock, raw_kb["knowledgeBaseArn"])
     kb = knowledge_base_facts(raw_kb, tags)
     decision = resolve_mode(settings.mode, tags)
@@ -67,7 +72,8 @@ def _assess(target: Target, settings: Settings, ports: CheckPorts) -> tuple[Eval
     except AccessDeniedError as exc:
         return unknown(str(exc)), kb, decision, None
     except ResourceGoneError:
-        return skipped(Reason.DATA_SOURCE_NOT_FOUND, f"data source {target.data_source_id} no longer exists"), kb, decision, None
+        gone = f"data source {target.data_source_id} no longer exists"
+        return skipped(Reason.DATA_SOURCE_NOT_FOUND, gone), kb, decision, None
     key = None
     if ds.kms_key_arn:
         try:

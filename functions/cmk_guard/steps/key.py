@@ -121,7 +121,8 @@ def run_repair(target: Target, kb: KnowledgeBaseFacts, key_arn: str, settings: S
     facts = kms.describe_key(key_arn)
     if facts is None or facts.key_state != "Enabled":
         state = facts.key_state if facts else "gone"
-        return {"repaired": False, "keyArn": key_arn, "cause": f"the key is {state}; cmk-guard does not re-enable or replace it"}
+        cause = f"the key is {state}; cmk-guard does not re-enable or replace it"
+        return {"repaired": False, "keyArn": key_arn, "cause": cause}
     policy = key_policy.parse_policy(kms.get_policy(key_arn))
     if kb.role_arn in key_policy.key_users(policy):
         return {

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from cmk_guard.adapters.notifier import Notifier
 
 
+RECORDED_PARTS = (
+    "target", "check", "key", "apply", "ingestion", "verification", "verificationError", "approval", "repair", "repairError",
+)
+
+
 def _ledger_partition(state: dict[str, Any], execution_arn: str) -> tuple[str, Target | None]:
     raw = state.get("target")
     if raw:
@@ -45,7 +50,7 @@ def run_record(
         "reason": reason,
         "recordedAt": datetime.now(UTC).isoformat(),
         "executionArn": execution_arn,
-        **{k: state[k] for k in ("target", "check", "key", "apply", "ingestion", "verification", "verificationError", "approval", "repair", "repairError") if k in state},
+        **{k: state[k] for k in RECORDED_PARTS if k in state},
     }
     stamp = _stamp(started_at)
     earlier = ledger.put_outcome(partition, execution_arn, record, stamp=stamp)
