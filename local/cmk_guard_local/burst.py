@@ -37,6 +37,7 @@ class BurstReport:
     confirm_throttles: int
     confirm_peak_concurrency: int
     statuses: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
 
     def busiest_second(self) -> int:
         """The most LookupEvents calls in any window of one second (half-open)."""
@@ -59,6 +60,7 @@ class BurstReport:
             f"throttles injected   {self.throttles_injected}",
             f"LookupEvents         {len(self.lookup_times)} calls, at most {self.busiest_second()} in any second",
             f"confirm function     peak concurrency {self.confirm_peak_concurrency}, {self.confirm_throttles} invocations throttled",
+            *(f"failed ({count})         {reason}" for reason, count in self.failures.most_common(5)),
         ]
 
 
@@ -126,6 +128,7 @@ def _report(account, stack, expected, executions, rules, seconds) -> BurstReport
         confirm_throttles=confirm.throttles,
         confirm_peak_concurrency=confirm.peak_running,
         statuses=Counter(e["status"] for e in executions),
+        failures=Counter(str(o.get("reason"))[:160] for o in outcomes if o["outcome"] == "FAILED"),
     )
 
 

@@ -75,7 +75,7 @@ def test_a_create_and_two_updates_together_give_one_update_and_one_key(account, 
 def test_knowledge_bases_of_one_key_group_racing_for_the_alias_end_on_one_key(account, estate, fast_stack) -> None:
     # GIVEN two knowledge bases of one key group, and alias creation slow enough that both workflows create a key
     stack = fast_stack(KeyStrategy="per-tag")
-    account.faults.add("kms", "CreateAlias", Fault.LATENCY, seconds=2, principal=stack.role_arns["KeyFunctionRole"])
+    account.faults.add("kms", "CreateAlias", Fault.LATENCY, seconds=3, principal=stack.role_arns["KeyFunctionRole"])
     sources = []
     for name in ("alpha", "beta"):
         kb = estate.knowledge_base(name, estate.kb_role(f"kb-{name}"), tags={"cmk-guard:key-group": "tenant-a"})

@@ -144,6 +144,12 @@ def before_parameter_build(params: dict, model: OperationModel, context: dict, *
     context[CONTEXT_KEY] = CallInfo(service, model, recorded)
 
 
+# KMS creates an alias atomically (one caller wins, the others get AlreadyExistsException); moto 5.2.5 checks and
+# then writes, so two threads can both "win". Alias changes are serialized to keep KMS's answer.
+_ATOMIC = frozenset({("kms", "CreateAlias"), ("kms", "UpdateAlias"), ("kms", "DeleteAlias")})
+_atomic_lock = threading.Lock()
+
+
 def before_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
     acct = _active
     info = (getattr(request, "context", None) or {}).get(CONTEXT_KEY) if acct is not None else None
@@ -151,6 +157,9 @@ def before_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> 
         response = _serve(acct, info, request)
         if response is not None:
             return response
+        if (info.service, info.operation.name) in _ATOMIC:
+            with _atomic_lock:
+                return _moto_stubber()(event_name=event_name, request=request, **kwargs)
     return _moto_stubber()(event_name=event_name, request=request, **kwargs)
 
 
