@@ -13,7 +13,7 @@ import pytest
 
 from cmk_guard_local.burst import run_burst
 
-BURST_SIZE = int(os.environ.get("CMK_GUARD_BURST_SIZE", "150"))  # 150: about 3 minutes on 2 cores
+BURST_SIZE = int(os.environ.get("CMK_GUARD_BURST_SIZE", "150"))  # 150: 3 to 4.5 minutes on 2 cores
 PER_KNOWLEDGE_BASE = 10
 
 
