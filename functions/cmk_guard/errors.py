@@ -48,3 +48,7 @@ class InvalidRequestError(CmkGuardError):
 
 class ConcurrentChangeError(CmkGuardError):
     """The data source changed between the check and the update; nothing was overwritten."""
+
+
+class ConflictError(CmkGuardError):
+    """AWS refused a call because the resource is busy or changing elsewhere (for example ``ConflictException``)."""

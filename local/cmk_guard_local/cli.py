@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from cmk_guard_local import report, scan
+from cmk_guard_local import report, restore, scan
 
 
 def parser() -> argparse.ArgumentParser:
@@ -17,12 +17,13 @@ def parser() -> argparse.ArgumentParser:
     subcommands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     scan.register(subcommands)
     report.register(subcommands)
+    restore.register(subcommands)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.handler(args))
+    return int(args.handler(args) or 0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 A ``before-call.lambda.Invoke`` hook (installed in botocore's built-in handlers, like moto's own) finds the
 registered function, runs its handler as the function's execution role (for the emulated CloudTrail), captures
 what it prints (Powertools logs and EMF metrics) and answers the way Lambda does, including ``FunctionError``.
+A function with reserved concurrency runs at most that many invocations at once; one more is refused with
+``TooManyRequestsException`` (HTTP 429), as Lambda refuses it, and Step Functions names it
+``Lambda.TooManyRequestsException`` (see ``sfn_lambda_errors``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from botocore import handlers as botocore_handlers
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
+from cmk_guard_local import sfn_lambda_errors
 from cmk_guard_local.emulator import acting_as
 
 
@@ -77,9 +81,28 @@ class LocalFunction:
     handler: str
     role_arn: str
     timeout_seconds: int = 60
+    reserved_concurrency: int | None = None
     log_lines: list[str] = field(default_factory=list)
     invocations: int = 0
+    throttles: int = 0
+    running: int = 0
+    peak_running: int = 0
     _callable: Callable[..., Any] | None = None
+    _gate: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def enter(self) -> bool:
+        """Take an execution slot; ``False`` (and a throttle counted) when the reserved concurrency is in use."""
+        with self._gate:
+            if self.reserved_concurrency is not None and self.running >= self.reserved_concurrency:
+                self.throttles += 1
+                return False
+            self.running += 1
+            self.peak_running = max(self.peak_running, self.running)
+            return True
+
+    def leave(self) -> None:
+        with self._gate:
+            self.running -= 1
 
     def load(self) -> Callable[..., Any]:
         if self._callable is None:
@@ -157,13 +180,28 @@ def run(function: LocalFunction, event: Any) -> tuple[Any, bool, list[str]]:
     return result, errored, lines
 
 
+def _throttled(function: LocalFunction) -> tuple[AWSResponse, dict[str, Any]]:
+    """Lambda's answer to an invocation beyond the function's reserved concurrency."""
+    error = {
+        "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
+        "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+        "ResponseMetadata": {"HTTPStatusCode": 429, "HTTPHeaders": {}, "RequestId": str(uuid.uuid4())},
+    }
+    return AWSResponse(f"https://lambda.local/{function.name}", 429, {}, None), error
+
+
 def _invoke(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
     function = _function_from(params)
     if function is None:
         return None
-    body = params.get("body") or b"{}"
-    event = json.loads(body.decode() if isinstance(body, bytes) else body)
-    result, errored, _lines = run(function, event)
+    if not function.enter():
+        return _throttled(function)
+    try:
+        body = params.get("body") or b"{}"
+        event = json.loads(body.decode() if isinstance(body, bytes) else body)
+        result, errored, _lines = run(function, event)
+    finally:
+        function.leave()
     payload = json.dumps(result, default=str).encode()
     parsed: dict[str, Any] = {
         "StatusCode": 200,
@@ -176,5 +214,6 @@ def _invoke(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, An
     return AWSResponse(f"https://lambda.local/{function.name}", 200, {}, None), parsed
 
 
+sfn_lambda_errors.install()
 if ("before-call.lambda.Invoke", _invoke) not in botocore_handlers.BUILTIN_HANDLERS:
     botocore_handlers.BUILTIN_HANDLERS.append(("before-call.lambda.Invoke", _invoke))

@@ -44,6 +44,38 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 ALL_MANAGEMENT_EVENTS = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
 
 
+def cap_retry_delays(definition: str, cap_seconds: int) -> str:
+    """The definition with every retrier's ``IntervalSeconds`` and ``MaxDelaySeconds`` at most ``cap_seconds``.
+
+    Only the waits shrink: which errors are retried, how many times (``MaxAttempts``), the backoff rate and the
+    jitter strategy stay as written. A test-only option of ``EmulatedStack``, off by default.
+    """
+    if cap_seconds < 1:
+        raise ValueError("Step Functions intervals are whole seconds, at least 1")
+    document = json.loads(definition)
+
+    def visit(states: dict[str, Any]) -> None:
+        for state in states.values():
+            for retrier in state.get("Retry", []):
+                retrier["IntervalSeconds"] = min(int(retrier.get("IntervalSeconds", 1)), cap_seconds)
+                retrier["MaxDelaySeconds"] = min(int(retrier.get("MaxDelaySeconds", cap_seconds)), cap_seconds)
+            for branch in state.get("Branches", []):
+                visit(branch["States"])
+            for nested in (state.get("Iterator"), state.get("ItemProcessor")):
+                if nested:
+                    visit(nested["States"])
+
+    visit(document["States"])
+    return json.dumps(document, indent=2)
+
+
+def _reserved(value: Any, refs: dict[str, str]) -> int | None:
+    """A function's ``ReservedConcurrentExecutions`` as a number (``None`` when the template sets none)."""
+    if value is None:
+        return None
+    return int(resolve(value, refs))
+
+
 @dataclass
 class Delivery:
     """One CloudTrail record offered to the rule, and what came of it."""
@@ -71,6 +103,9 @@ class EmulatedStack:
     auto_deliver: bool = True
     deliver_to_functions: bool = True  # rules whose target is a function (independent of auto_deliver)
     template_path: Path = ROOT / "template.yaml"
+    # Test-only: cap every Retry's IntervalSeconds and MaxDelaySeconds (moto's interpreter really sleeps them).
+    # None (the default) runs the definition exactly as written; see cap_retry_delays.
+    retry_delay_cap_seconds: int | None = None
 
     def __post_init__(self) -> None:
         self.template = load_template(self.template_path)
@@ -174,8 +209,12 @@ class EmulatedStack:
         for logical_id, spec in functions(self.template).items():
             role = resolve(spec["role"], self.refs)
             self.functions[logical_id] = lambda_runtime.LocalFunction(
-                name=self.refs[logical_id], arn=self.refs[f"{logical_id}.Arn"], handler=spec["handler"], role_arn=role,
+                name=self.refs[logical_id],
+                arn=self.refs[f"{logical_id}.Arn"],
+                handler=spec["handler"],
+                role_arn=role,
                 timeout_seconds=int(spec["timeout"]),
+                reserved_concurrency=_reserved(spec["reserved_concurrency"], self.refs),
             )
             lambda_runtime.register(self.functions[logical_id])
             environments.append({k: str(resolve(v, self.refs)) for k, v in spec["environment"].items()})
@@ -203,6 +242,8 @@ class EmulatedStack:
         text = (ROOT / spec["definition_uri"]).read_text()
         substitutions = {k: str(resolve(v, self.refs)) for k, v in spec["substitutions"].items()}
         definition = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: substitutions[m.group(1)], text)
+        if self.retry_delay_cap_seconds is not None:
+            definition = cap_retry_delays(definition, self.retry_delay_cap_seconds)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=f"{STACK_NAME}-remediate",
             definition=definition,

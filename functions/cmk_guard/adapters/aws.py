@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from cmk_guard.errors import AccessDeniedError, InvalidRequestError, ResourceGoneError, TransientError
+from cmk_guard.errors import AccessDeniedError, ConflictError, InvalidRequestError, ResourceGoneError, TransientError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,6 +49,16 @@ THROTTLING_CODES = frozenset(
 )
 DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "AuthorizationError"})
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NotFound"})
+# Busy or changing elsewhere: not retried (a retry could overwrite someone else's change); the workflow says so.
+CONFLICT_CODES = frozenset(
+    {
+        "ConflictException",
+        "ResourceConflictException",
+        "ResourceInUseException",
+        "KMSInvalidStateException",
+        "ConcurrentAccess",
+    }
+)
 
 
 @lru_cache(maxsize=32)
@@ -82,6 +92,8 @@ def translated(action: str) -> Iterator[None]:
             raise AccessDeniedError(message) from exc
         if code in NOT_FOUND_CODES:
             raise ResourceGoneError(message) from exc
+        if code in CONFLICT_CODES:
+            raise ConflictError(message) from exc
         raise
     except ParamValidationError as exc:
         raise InvalidRequestError(f"{action}: {exc}") from exc

@@ -135,21 +135,46 @@ class Ledger:
                 },
             )
 
-    def put_outcome(self, pk: str, execution_arn: str, record: dict[str, Any]) -> None:
+    def _outcome_item(self, pk: str, execution_arn: str, record: dict[str, Any], stamp: int) -> dict[str, Any]:
         now = int(time.time())
-        with translated("PutItem outcome"):
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": pk},
-                    "sk": {"S": f"OUTCOME#{now:012d}#{execution_arn.rsplit(':', 1)[-1]}"},
-                    "executionArn": {"S": execution_arn},
-                    "outcome": {"S": str(record["outcome"])},
-                    "record": {"S": json.dumps(record, default=str, sort_keys=True)},
-                    "recordedAt": {"N": str(now)},
-                    "expiresAt": {"N": str(now + OUTCOME_TTL_SECONDS)},
-                },
-            )
+        return {
+            "pk": {"S": pk},
+            "sk": {"S": f"OUTCOME#{stamp:012d}#{execution_arn.rsplit(':', 1)[-1]}"},
+            "executionArn": {"S": execution_arn},
+            "outcome": {"S": str(record["outcome"])},
+            "record": {"S": json.dumps(record, default=str, sort_keys=True)},
+            "recordedAt": {"N": str(now)},
+            "expiresAt": {"N": str(now + OUTCOME_TTL_SECONDS)},
+        }
+
+    def put_outcome(
+        self, pk: str, execution_arn: str, record: dict[str, Any], *, stamp: int | None = None
+    ) -> dict[str, Any] | None:
+        """Write the execution's one outcome; ``stamp`` (the execution's start, epoch seconds) keeps the key the same
+        when the record step is retried. Returns the item an earlier attempt already wrote, else ``None``."""
+        item = self._outcome_item(pk, execution_arn, record, int(time.time()) if stamp is None else stamp)
+        try:
+            with translated("PutItem outcome"):
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException" and exc.response.get("Item"):
+                return dict(exc.response["Item"])
+            raise
+        return None
+
+    def note_notification(
+        self, pk: str, execution_arn: str, record: dict[str, Any], stamp: int, message_id: str
+    ) -> None:
+        """Mark the outcome as notified, so a retried record step does not notify twice."""
+        item = self._outcome_item(pk, execution_arn, record, stamp)
+        item["notificationId"] = {"S": message_id}
+        with translated("PutItem outcome notification"):
+            self._client.put_item(TableName=self._table, Item=item)
 
     def items(self, pk: str) -> list[dict[str, Any]]:
         """Every ledger item of one partition (used by the CLI and the tests)."""

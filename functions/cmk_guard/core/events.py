@@ -147,11 +147,14 @@ def _parse_sweep(event: dict[str, Any]) -> DataSourceEvent:
     )
 
 
-def parse_event(event: Any, *, size_hint: int | None = None) -> DataSourceEvent:
+def parse_event(
+    event: Any, *, size_hint: int | None = None, home_account: str | None = None, home_region: str | None = None
+) -> DataSourceEvent:
     """Turn an EventBridge event or a sweep finding into a ``DataSourceEvent``; raise ``InvalidEventError`` saying why.
 
     The sweep finding's event time is when the sweep observed the data source, so the time to remediate counts
-    from then.
+    from then. ``home_account``/``home_region``, when given, are the only account and region the caller handles:
+    an event for another one is refused rather than acted on with this account's roles.
     """
     if not isinstance(event, dict):
         raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
@@ -173,6 +176,10 @@ def parse_event(event: Any, *, size_hint: int | None = None) -> DataSourceEvent:
     account = record.recipient_account_id or envelope.account
     if account != envelope.account:
         raise InvalidEventError(f"event account {envelope.account} differs from recipient account {account}")
+    if home_account is not None and account != home_account:
+        raise InvalidEventError(f"event is for account {account}; this stack handles account {home_account} only")
+    if home_region is not None and record.aws_region != home_region:
+        raise InvalidEventError(f"event is for region {record.aws_region}; this stack handles {home_region} only")
     params = record.request_parameters
     data_source_id = params.data_source_id
     if record.event_name == "CreateDataSource":

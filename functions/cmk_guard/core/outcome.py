@@ -7,6 +7,7 @@ from typing import Any
 
 from cmk_guard.core import approval as approvals
 from cmk_guard.core.models import Mode, Outcome, Verdict
+from cmk_guard.core.restore import restore_command
 
 VERDICT_OUTCOMES = {
     Verdict.COMPLIANT: Outcome.ALREADY_COMPLIANT,
@@ -56,8 +57,31 @@ def failure_reason(state: dict[str, Any]) -> str | None:
     ingestion = state.get("ingestion") or {}
     if ingestion.get("status") in {"FAILED", "STOPPED"}:
         reasons = "; ".join(ingestion.get("failureReasons") or []) or "no reason given"
-        return f"ingestion job {ingestion.get('jobId')} ended {ingestion['status']}: {reasons}"
+        after = _after_failed_ingestion(state)
+        return f"ingestion job {ingestion.get('jobId')} ended {ingestion['status']}: {reasons}{after}"
     return None
+
+
+def _after_failed_ingestion(state: dict[str, Any]) -> str:
+    """What cmk-guard tried after the ingestion failed, and the way back (it never restores on its own)."""
+    parts = []
+    repair = state.get("repair") or {}
+    if repair:
+        done = "the role was put back and the ingestion retried once" if repair.get("repaired") else repair.get("cause")
+        parts.append(f"key policy repair: {done}")
+    problem = state.get("repairError")
+    if problem:
+        parts.append(f"key policy repair failed: {problem.get('Error')}: {_cause_message(problem.get('Cause', ''))}")
+    target = state.get("target") or {}
+    if (state.get("apply") or {}).get("applied") and target:
+        command = restore_command(
+            target.get("region", "?"), target.get("knowledgeBaseId", "?"), target.get("dataSourceId", "?")
+        )
+        parts.append(
+            "the new key stays applied; the previous configuration is kept in the ledger, "
+            f"restore it with: {command} --apply"
+        )
+    return "".join(f"; {part}" for part in parts)
 
 
 def outcome_reason(state: dict[str, Any], outcome: Outcome) -> str | None:

@@ -121,6 +121,7 @@ def notification(state: dict[str, Any], outcome: Outcome, reason: str | None, ex
         _line("Key:", key_text),
         _line("Update:", f"applied at {apply.get('appliedAt')}; changed only {', '.join(apply.get('changedFields') or []) or 'nothing'}" if apply.get("applied") else None),
         _line("Ingestion:", f"job {ingestion.get('jobId')} {ingestion.get('status')}" if ingestion.get("jobId") else None),
+        _line("Key repair:", (state.get("repair") or {}).get("cause")),
         _line("Verification:", f"{len(found)} KMS event(s): " + ", ".join(f"{e['eventName']} at {e['eventTime']}" for e in found) if found else ("no KMS event found before the deadline" if verification else None)),
         _line("Execution:", execution_arn),
     ]

@@ -21,6 +21,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     bedrock = wiring.in_account(target.account_id, "ingest", payload.execution_arn, config).bedrock(target.region)
     if payload.action == "start":
         result = start_ingestion(target, payload.execution_arn, config, bedrock)
+    elif payload.action == "restart":  # once, after the key policy was repaired
+        result = start_ingestion(target, payload.execution_arn, config, bedrock, attempt=1)
     elif payload.action == "poll":
         result = poll_ingestion(target, payload.input["ingestion"], config, bedrock)
     else:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmk_guard.handlers import _wiring as wiring
 from cmk_guard.observability import logger, tracer
-from cmk_guard.steps.key import run_key
+from cmk_guard.steps.key import run_key, run_repair
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,6 +19,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     target, config = payload.target, wiring.settings()
     remote = wiring.in_account(target.account_id, "key", payload.execution_arn, config)
     config = wiring.key_settings(config, remote, target.region)
+    if payload.action == "repair":
+        repair = run_repair(target, payload.knowledge_base, payload.input["key"]["keyArn"], config, remote.kms(target.region))
+        repair["failedJobId"] = (payload.input.get("ingestion") or {}).get("jobId")
+        logger.info("key policy repair", extra={"repaired": repair["repaired"], "cause": repair["cause"]})
+        return repair
     result = run_key(target, payload.knowledge_base, config, remote.kms(target.region))
     logger.info("key ready", extra={"keyArn": result["keyArn"], "keyCreated": result["created"]})
     return result

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = wiring.StepPayload.model_validate(event)
     config = wiring.settings()
-    result, points = run_record(payload.input, payload.execution_arn, wiring.ledger(config), wiring.notifier(config))
+    result, points = run_record(
+        payload.input, payload.execution_arn, wiring.ledger(config), wiring.notifier(config), event.get("startedAt")
+    )
     emit(points)
     logger.info("recorded", extra={"outcome": result["outcome"]})
     return result

@@ -8,7 +8,7 @@ sources (``assess_data_source``); ``assess`` does both for a single data source.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cmk_guard.adapters.bedrock import data_source_facts, knowledge_base_facts
 from cmk_guard.core.modes import EXEMPT_REASON_TAG, ModeDecision, resolve_mode
@@ -57,6 +57,8 @@ class Assessment:
     knowledge_base: KnowledgeBaseFacts | None
     decision: ModeDecision | None
     data_source: DataSourceFacts | None = None
+    # The GetDataSource answer as read, so the check can tell before any write whether the update could carry it over.
+    raw_data_source: dict[str, Any] | None = None
 
     @property
     def mode(self) -> Mode:
@@ -92,7 +94,8 @@ def assess_data_source(
     if view.failure is not None or kb is None or decision is None:
         return Assessment(view.failure or unknown("knowledge base not read"), kb, decision)
     try:
-        ds = data_source_facts(bedrock.get_data_source(view.knowledge_base_id, data_source_id))
+        raw = bedrock.get_data_source(view.knowledge_base_id, data_source_id)
+        ds = data_source_facts(raw)
     except AccessDeniedError as exc:
         return Assessment(unknown(str(exc)), kb, decision)
     except ResourceGoneError:
@@ -104,9 +107,9 @@ def assess_data_source(
             key = kms(key_region(ds.kms_key_arn) or region).describe_key(ds.kms_key_arn)
         except AccessDeniedError as exc:
             unreadable = unknown(f"cannot describe the data source's key: {exc}", ds.kms_key_arn)
-            return Assessment(unreadable, kb, decision, ds)
+            return Assessment(unreadable, kb, decision, ds, raw)
     exempt_reason = kb.tags.get(EXEMPT_REASON_TAG)
-    return Assessment(evaluate(region, kb, ds, key, decision.mode, exempt_reason), kb, decision, ds)
+    return Assessment(evaluate(region, kb, ds, key, decision.mode, exempt_reason), kb, decision, ds, raw)
 
 
 def assess(ref: DataSourceRef, default_mode: Mode, ports: AssessPorts) -> Assessment:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cmk_guard.core.events import parse_event
 from cmk_guard.core.models import Mode, Reason, Target, Verdict
+from cmk_guard.core.update_plan import plan_update
 from cmk_guard.core.verdict import skipped
-from cmk_guard.errors import ResourceGoneError
+from cmk_guard.errors import ResourceGoneError, UnsafeUpdateError
 from cmk_guard.steps.assess import DataSourceRef, assess
 
 if TYPE_CHECKING:
@@ -29,9 +31,32 @@ class CheckPorts:
     ledger: Ledger
 
 
+def _unsafe_update(raw_data_source: dict[str, Any] | None) -> str | None:
+    """Why the update could not carry this data source over unchanged, found before anything is written."""
+    if raw_data_source is None:
+        return None
+    try:
+        plan_update(raw_data_source, "arn:aws:kms:us-east-1:000000000000:key/plan-check")
+    except UnsafeUpdateError as exc:
+        return str(exc)
+    return None
+
+
+def _account_of(execution_arn: str) -> str | None:
+    """The stack's own account: the fifth field of its execution ARN (``None`` if the ARN has no account)."""
+    parts = execution_arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
+
+
 def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, ports: CheckPorts) -> dict[str, Any]:
     """The check step. Returns ``{"duplicate": true}`` for an event another execution already handles."""
-    parsed = parse_event(event)
+    parsed = parse_event(
+        event,
+        size_hint=len(json.dumps(event, default=str)),
+        # One account and region unless the stack serves an organization (then events come from member accounts).
+        home_account=None if settings.organization_id else _account_of(execution_arn),
+        home_region=None if settings.organization_id else settings.region,
+    )
     if not ports.ledger.claim_event(parsed.event_id, execution_arn):
         return {"duplicate": True, "eventId": parsed.event_id}
     data_source_id = parsed.data_source_id
@@ -56,6 +81,7 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
         DataSourceRef(target.region, target.knowledge_base_id, target.data_source_id), settings.mode, ports
     )
     evaluation, kb, decision = assessment.evaluation, assessment.knowledge_base, assessment.decision
+    raw_ds = assessment.raw_data_source
     mode = decision.mode if decision else Mode.APPROVAL
     if evaluation.verdict is Verdict.NON_COMPLIANT and mode in LOCKING_MODES:
         # In approval mode the workflow may wait for a person first: the lock outlives that wait too.
@@ -73,4 +99,8 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
         check["modeNote"] = decision.note
     if kb is not None:
         check["knowledgeBase"] = kb.to_state()
-    return {"duplicate": False, "target": target.to_state(), "check": check}
+    result: dict[str, Any] = {"duplicate": False, "target": target.to_state(), "check": check}
+    unsafe = _unsafe_update(raw_ds) if evaluation.verdict is Verdict.NON_COMPLIANT and mode in LOCKING_MODES else None
+    if unsafe:  # stop before a key is created: the update could not be made without losing something
+        result["error"] = {"Error": "UnsafeUpdateError", "Cause": unsafe}
+    return result

@@ -14,9 +14,11 @@ TERMINAL = frozenset({"COMPLETE", "FAILED", "STOPPED"})
 KMS_FAILURE_MARKERS = ("AccessDenied", "KMS", "kms:", "DisabledException", "KMSInvalidState")
 
 
-def _client_token(execution_arn: str) -> str:
-    """Idempotent per execution (33 to 256 characters), so a retried start never starts a second job."""
-    return f"cmk-guard-{execution_arn.rsplit(':', 1)[-1]}".ljust(33, "0")[:256]
+def _client_token(execution_arn: str, attempt: int = 0) -> str:
+    """Idempotent per execution and attempt (33 to 256 characters): a retried start never starts a second job,
+    while the one restart after a key policy repair (``attempt`` 1) starts a new one."""
+    suffix = f"-{attempt}" if attempt else ""
+    return f"cmk-guard-{execution_arn.rsplit(':', 1)[-1]}{suffix}".ljust(33, "0")[:256]
 
 
 def _summary(job: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +31,11 @@ def _summary(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def start_ingestion(target: Target, execution_arn: str, settings: Settings, bedrock: BedrockAgent) -> dict[str, Any]:
-    job = bedrock.start_ingestion_job(target.knowledge_base_id, target.data_source_id, _client_token(execution_arn))
+def start_ingestion(
+    target: Target, execution_arn: str, settings: Settings, bedrock: BedrockAgent, attempt: int = 0
+) -> dict[str, Any]:
+    token = _client_token(execution_arn, attempt)
+    job = bedrock.start_ingestion_job(target.knowledge_base_id, target.data_source_id, token)
     deadline = datetime.now(UTC) + timedelta(minutes=settings.ingestion_timeout_minutes)
     return {
         **_summary(job),

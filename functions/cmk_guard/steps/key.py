@@ -112,3 +112,28 @@ def run_key(target: Target, kb: KnowledgeBaseFacts, settings: Settings, kms: Kms
     if rotation:
         result["rotationPeriodDays"] = rotation
     return result
+
+
+def run_repair(target: Target, kb: KnowledgeBaseFacts, key_arn: str, settings: Settings, kms: Kms) -> dict[str, Any]:
+    """After an ingestion failed on the key: put the knowledge base role back into the key's use statement if it
+    is missing there (someone edited the policy cmk-guard wrote). Nothing else is changed: a disabled key is not
+    re-enabled, a deliberate ``Deny`` is not removed; those failures are reported instead."""
+    facts = kms.describe_key(key_arn)
+    if facts is None or facts.key_state != "Enabled":
+        state = facts.key_state if facts else "gone"
+        cause = f"the key is {state}; cmk-guard does not re-enable or replace it"
+        return {"repaired": False, "keyArn": key_arn, "cause": cause}
+    policy = key_policy.parse_policy(kms.get_policy(key_arn))
+    if kb.role_arn in key_policy.key_users(policy):
+        return {
+            "repaired": False,
+            "keyArn": key_arn,
+            "cause": "the key policy still lets the knowledge base role use the key; the failure has another cause",
+        }
+    _, users = ensure_key_user(kms, key_arn, kb.role_arn, target.region, settings.key_use_via_service_condition)
+    return {
+        "repaired": True,
+        "keyArn": key_arn,
+        "keyUsers": sorted(users),
+        "cause": f"{kb.role_arn} was missing from the key policy's use statement; put back",
+    }

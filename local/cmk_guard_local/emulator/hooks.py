@@ -149,6 +149,10 @@ def before_parameter_build(params: dict, model: OperationModel, context: dict, *
 # raises "dictionary changed size during iteration"); DynamoDB itself is. Its calls are served one at a time.
 _SERIALIZED_MOTO_SERVICES = frozenset({"dynamodb"})
 _moto_lock = threading.RLock()
+# KMS creates an alias atomically (one caller wins, the others get AlreadyExistsException); moto 5.2.5 checks and
+# then writes, so two threads can both "win". Alias changes are serialized to keep KMS's answer.
+_ATOMIC = frozenset({("kms", "CreateAlias"), ("kms", "UpdateAlias"), ("kms", "DeleteAlias")})
+_atomic_lock = threading.Lock()
 
 
 def before_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> AWSResponse | None:
@@ -160,6 +164,9 @@ def before_send(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> 
             return response
         if info.service in _SERIALIZED_MOTO_SERVICES:
             with _moto_lock:
+                return _moto_stubber()(event_name=event_name, request=request, **kwargs)
+        if (info.service, info.operation.name) in _ATOMIC:
+            with _atomic_lock:
                 return _moto_stubber()(event_name=event_name, request=request, **kwargs)
     return _moto_stubber()(event_name=event_name, request=request, **kwargs)
 
