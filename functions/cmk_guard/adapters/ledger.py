@@ -74,23 +74,21 @@ class Ledger:
             {":me": {"S": execution_arn}, ":now": {"N": str(now)}},
         )
 
-    def lock_holder(self, target: Target) -> str | None:
+    def _lock_item(self, target: Target) -> dict[str, Any] | None:
         with translated("GetItem lock"):
-            item = self._client.get_item(
+            return self._client.get_item(
                 TableName=self._table,
                 Key={"pk": {"S": data_source_key(target)}, "sk": {"S": "LOCK"}},
                 ConsistentRead=True,
             ).get("Item")
+
+    def lock_holder(self, target: Target) -> str | None:
+        item = self._lock_item(target)
         return item["executionArn"]["S"] if item else None
 
     def active_lock_holder(self, target: Target) -> str | None:
         """The execution holding the data source's lock, unless the lock has expired (then anyone may take it)."""
-        with translated("GetItem lock"):
-            item = self._client.get_item(
-                TableName=self._table,
-                Key={"pk": {"S": data_source_key(target)}, "sk": {"S": "LOCK"}},
-                ConsistentRead=True,
-            ).get("Item")
+        item = self._lock_item(target)
         if not item or int(item.get("expiresAt", {}).get("N", "0")) < int(time.time()):
             return None
         return item["executionArn"]["S"]
