@@ -60,6 +60,29 @@ def test_a_page_is_bounded_and_the_cursor_resumes_where_it_stopped(account, know
     assert {f.verdict.value for f in evaluate_page(bedrock, kms, account.region, kb, Cursor(), 10, Mode.AUTO).findings} == {"COMPLIANT"}
 
 
+def test_a_page_describes_its_shared_key_once_and_the_next_page_reads_it_again(account, knowledge_base) -> None:
+    # GIVEN seven data sources of one knowledge base, all on one customer-managed key
+    kb, sources = knowledge_base
+    bedrock, kms = adapters(account.region)
+
+    def describe_calls() -> int:
+        return sum(1 for c in account.calls if (c.service, c.operation) == ("kms", "DescribeKey"))
+
+    before = describe_calls()
+    # WHEN a page of five is evaluated
+    first = evaluate_page(bedrock, kms, account.region, kb, Cursor(), 5, Mode.AUTO)
+    # THEN every data source is judged, and the shared key was described once
+    assert [f.verdict.value for f in first.findings] == ["COMPLIANT"] * 5
+    assert describe_calls() - before == 1
+    # AND a key disabled before the next page is seen there, not answered from the first page
+    key = bedrock.get_data_source(kb, sources[0])["serverSideEncryptionConfiguration"]["kmsKeyArn"]
+    boto3.client("kms", region_name=account.region).disable_key(KeyId=key)
+    second = evaluate_page(bedrock, kms, account.region, kb, first.cursor, 5, Mode.AUTO)
+    assert [f.data_source_id for f in second.findings] == sources[5:]
+    assert {f.verdict.value for f in second.findings} == {"NON_COMPLIANT"}
+    assert describe_calls() - before == 2
+
+
 def test_throttling_beyond_the_sdk_retries_raises_in_the_sweep_and_is_unknown_in_the_cli(account, knowledge_base, quick_sdk_backoff) -> None:
     kb, sources = knowledge_base
     bedrock, kms = adapters(account.region)

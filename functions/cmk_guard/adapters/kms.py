@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from cmk_guard.adapters.aws import error_code, translated
 from cmk_guard.core.models import KeyFacts
 from cmk_guard.errors import ResourceGoneError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 POLICY_NAME = "default"
 ORPHAN_DELETION_DAYS = 7
@@ -87,3 +90,30 @@ class Kms:
             for page in self._client.get_paginator("list_aliases").paginate(KeyId=key_arn):
                 names.extend(str(a["AliasName"]) for a in page.get("Aliases", []))
         return names
+
+
+class KeyFactsOnce:
+    """KMS adapters that describe each key at most once for this object's life (one sweep page).
+
+    A knowledge base's data sources usually share one key: a page of 25 then costs one DescribeKey, not 25. Only
+    answers are kept (a denied or throttled call is asked again), and nothing outlives the page, so a key disabled
+    between two pages is seen.
+    """
+
+    def __init__(self, kms: Callable[[str], Kms]) -> None:
+        self._kms = kms
+        self._facts: dict[tuple[str, str], KeyFacts | None] = {}
+
+    def __call__(self, region: str) -> Kms:
+        return _DescribedOnce(self._kms(region), region, self._facts)
+
+
+class _DescribedOnce(Kms):
+    def __init__(self, inner: Kms, region: str, facts: dict[tuple[str, str], KeyFacts | None]) -> None:
+        super().__init__(inner._client)
+        self._region, self._facts = region, facts
+
+    def describe_key(self, key_id: str) -> KeyFacts | None:
+        if (self._region, key_id) not in self._facts:
+            self._facts[(self._region, key_id)] = super().describe_key(key_id)
+        return self._facts[(self._region, key_id)]

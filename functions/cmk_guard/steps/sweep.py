@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cmk_guard.adapters.kms import KeyFactsOnce
 from cmk_guard.core.events import SWEEP_EVENT_NAME, sweep_event, sweep_event_id
 from cmk_guard.core.models import Mode, Target, Verdict
 from cmk_guard.core.sweep import (
@@ -135,6 +136,7 @@ def evaluate_page(
             raise
         view = KnowledgeBaseView(knowledge_base_id, failure=unknown(str(exc)))
     findings: list[SweepFinding] = []
+    kms = KeyFactsOnce(kms)  # the page's data sources usually share a key: describe it once
     for index, summary in enumerate(todo):
         if findings and not keep_going():
             return PageResult(findings, Cursor(page_token=cursor.page_token, skip=cursor.skip + index))
