@@ -122,7 +122,7 @@ def test_member_roles_get_no_more_than_their_central_step(
     statements = _statements(member["Resources"][STEP_ROLES[step]])
     actions = {a for s in statements for a in _listify(s["Action"])}
     central = role_actions(template, f"{step.capitalize()}FunctionRole")
-    assert actions <= central - {"sts:AssumeRole", "dynamodb:PutItem", "dynamodb:GetItem"}
+    assert actions <= central - {"sts:AssumeRole", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}
     assert not actions & FORBIDDEN_ACTIONS
     for statement in statements:
         resource = statement["Resource"]
@@ -134,7 +134,8 @@ def test_member_roles_get_no_more_than_their_central_step(
 def test_member_roles_cover_what_each_step_calls_there(member: dict[str, Any]) -> None:
     # Everything a step calls outside the ledger, the topic, its logs and X-Ray, which stay central.
     central_only = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-                    "dynamodb:PutItem", "dynamodb:GetItem", "sts:AssumeRole", "kms:GetKeyPolicy", "kms:PutKeyPolicy"}
+                    "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "sts:AssumeRole", "kms:GetKeyPolicy",
+                    "kms:PutKeyPolicy"}
     for step, logical_id in STEP_ROLES.items():
         expected = EXPECTED_ACTIONS[f"{step.capitalize()}FunctionRole"] - central_only
         if step == "key":

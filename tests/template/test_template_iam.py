@@ -58,6 +58,8 @@ EXPECTED_ACTIONS = {
         "kms:DescribeKey",
         "kms:GetKeyPolicy",
         "kms:PutKeyPolicy",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
     },
     "ApplyFunctionRole": COMMON
     | {"bedrock:GetDataSource", "bedrock:UpdateDataSource", "kms:DescribeKey", "dynamodb:PutItem"}

@@ -1,6 +1,7 @@
 """The ledger (one DynamoDB table): event claims, per-data-source locks, previous configurations, outcomes.
 
-Keys: ``pk`` is ``EVENT#<eventId>`` or ``DS#<account>#<region>#<kb>#<ds>``; ``sk`` names the item kind.
+Keys: ``pk`` is ``EVENT#<eventId>``, ``DS#<account>#<region>#<kb>#<ds>`` or ``KEYSCOPE#<account>#<region>#<alias>``;
+``sk`` names the item kind.
 ``expiresAt`` (epoch seconds) is the table's TTL attribute.
 """
 
@@ -17,6 +18,13 @@ from cmk_guard.core.models import Target
 
 EVENT_CLAIM_TTL_SECONDS = 14 * 24 * 3600
 OUTCOME_TTL_SECONDS = 400 * 24 * 3600
+
+
+KEY_SCOPE_PREFIX = "KEYSCOPE#"  # the key function's IAM may write only items whose pk starts with this
+
+
+def key_scope_key(account_id: str, region: str, alias: str) -> str:
+    return f"{KEY_SCOPE_PREFIX}{account_id}#{region}#{alias}"
 
 
 def data_source_key(target: Target) -> str:
@@ -112,6 +120,36 @@ class Ledger:
                 self._client.delete_item(
                     TableName=self._table,
                     Key={"pk": {"S": data_source_key(target)}, "sk": {"S": "LOCK"}},
+                    ConditionExpression="executionArn = :me",
+                    ExpressionAttributeValues={":me": {"S": execution_arn}},
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def claim_key_scope(self, scope_key: str, execution_arn: str, ttl_seconds: int) -> bool:
+        """Claim the right to create the key of a scope (``key_scope_key``): ``False`` while another execution
+        holds an unexpired claim. Re-entrant for the holder, so a retried key step can claim again."""
+        now = int(time.time())
+        return self._conditional_put(
+            {
+                "pk": {"S": scope_key},
+                "sk": {"S": "CREATING"},
+                "executionArn": {"S": execution_arn},
+                "claimedAt": {"N": str(now)},
+                "expiresAt": {"N": str(now + ttl_seconds)},
+            },
+            "attribute_not_exists(pk) OR executionArn = :me OR expiresAt < :now",
+            {":me": {"S": execution_arn}, ":now": {"N": str(now)}},
+        )
+
+    def release_key_scope(self, scope_key: str, execution_arn: str) -> None:
+        """Release this execution's claim on a key scope; another execution's claim is left alone."""
+        try:
+            with translated(f"DeleteItem {scope_key}"):
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": scope_key}, "sk": {"S": "CREATING"}},
                     ConditionExpression="executionArn = :me",
                     ExpressionAttributeValues={":me": {"S": execution_arn}},
                 )

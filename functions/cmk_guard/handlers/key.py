@@ -24,6 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         repair["failedJobId"] = (payload.input.get("ingestion") or {}).get("jobId")
         logger.info("key policy repair", extra={"repaired": repair["repaired"], "cause": repair["cause"]})
         return repair
-    result = run_key(target, payload.knowledge_base, config, remote.kms(target.region))
+    result = run_key(target, payload.knowledge_base, config, remote.kms(target.region),
+                     claims=wiring.ledger(config), execution_arn=payload.execution_arn)
     logger.info("key ready", extra={"keyArn": result["keyArn"], "keyCreated": result["created"]})
     return result

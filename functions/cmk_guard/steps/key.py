@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from cmk_guard.adapters.ledger import key_scope_key
 from cmk_guard.core import key_policy
 from cmk_guard.core.key_scope import MANAGED_TAG, SCOPE_TAG, KeyScope, key_scope
-from cmk_guard.errors import KeyPolicyError, KeyUnavailableError
+from cmk_guard.errors import CmkGuardError, KeyPolicyError, KeyUnavailableError, TransientError
 
 POLICY_WRITE_ATTEMPTS = 5
+# How long a claim to create a scope's key holds if its holder dies before releasing it. Creating the key and its
+# alias takes seconds; the state machine retries a waiting workflow for about two minutes.
+SCOPE_CLAIM_TTL_SECONDS = 60
+
+
+class KeyScopeClaims(Protocol):
+    """One creator per key scope at a time (the ledger)."""
+
+    def claim_key_scope(self, scope_key: str, execution_arn: str, ttl_seconds: int) -> bool: ...
+
+    def release_key_scope(self, scope_key: str, execution_arn: str) -> None: ...
 
 if TYPE_CHECKING:
     from cmk_guard.adapters.kms import Kms
@@ -76,7 +88,46 @@ def _create(kms: Kms, scope: KeyScope, target: Target, kb: KnowledgeBaseFacts, s
     return winner.arn, False
 
 
-def run_key(target: Target, kb: KnowledgeBaseFacts, settings: Settings, kms: Kms) -> dict[str, Any]:
+def _create_claimed(
+    kms: Kms,
+    scope: KeyScope,
+    target: Target,
+    kb: KnowledgeBaseFacts,
+    settings: Settings,
+    claims: KeyScopeClaims,
+    execution_arn: str,
+) -> tuple[str, bool]:
+    """Create the scope's key only while holding its claim, so workflows that need one new key at once make one.
+
+    A workflow that finds the claim taken raises ``TransientError``: the state machine retries it, and by then the
+    alias leads to the key the holder made. The holder looks again after claiming, in case that already happened.
+    """
+    assert scope.alias is not None
+    scope_id = key_scope_key(target.account_id, target.region, scope.alias)
+    if not claims.claim_key_scope(scope_id, execution_arn, SCOPE_CLAIM_TTL_SECONDS):
+        raise TransientError(f"another workflow is creating the key behind {scope.alias}; this one will use it")
+    try:
+        existing = kms.describe_key(scope.alias)
+        if existing is not None:
+            return _usable(existing, f"key behind {scope.alias}").arn, False
+        return _create(kms, scope, target, kb, settings)
+    finally:
+        try:
+            claims.release_key_scope(scope_id, execution_arn)
+        except CmkGuardError:
+            pass  # the claim expires on its own; failing here would fail a step whose key is already made
+
+
+def run_key(
+    target: Target,
+    kb: KnowledgeBaseFacts,
+    settings: Settings,
+    kms: Kms,
+    claims: KeyScopeClaims | None = None,
+    execution_arn: str = "",
+) -> dict[str, Any]:
+    """Select or create the key. With ``claims``, a new key is created under a per-scope claim (one creator);
+    without, concurrent creators race for the alias and the losers schedule their keys for deletion."""
     scope = key_scope(settings.key_strategy, kb, settings.key_group_tag_key, settings.existing_key_arn or None)
     created = False
     if scope.existing_key_arn:
@@ -84,7 +135,9 @@ def run_key(target: Target, kb: KnowledgeBaseFacts, settings: Settings, kms: Kms
     else:
         assert scope.alias is not None
         existing = kms.describe_key(scope.alias)
-        if existing is None:
+        if existing is None and claims is not None:
+            key_arn, created = _create_claimed(kms, scope, target, kb, settings, claims, execution_arn)
+        elif existing is None:
             key_arn, created = _create(kms, scope, target, kb, settings)
         else:
             key_arn = _usable(existing, f"key behind {scope.alias}").arn
