@@ -51,3 +51,18 @@ def test_table_renders_markdown() -> None:
         "| reused | 20 | no |",
     ]
     assert (verdict(True), verdict(False), verdict(None)) == ("met", "**not met**", "n/a")
+
+
+def test_sweep_minimum_is_one_list_call_per_page_and_one_read_per_data_source() -> None:
+    from cmk_guard_local.bench.sweep import minimum_calls
+    from cmk_guard_local.sweep_estate import SweepEstate
+
+    # 120 knowledge bases (3 pages of 50); kb 0, 20, ... have 29 data sources (2 pages of 25), the rest 9; one empty
+    estate = SweepEstate(knowledge_bases=120)
+    assert estate.sizes().count(29) == 6
+    assert minimum_calls(estate) == {
+        "bedrock-agent:ListKnowledgeBases": 3,
+        "bedrock-agent:ListDataSources": 6 * 2 + 114,
+        "bedrock-agent:GetDataSource": 6 * 29 + 114 * 9,
+    }
+    assert minimum_calls(SweepEstate(knowledge_bases=1, small_size=0, large_size=0))["bedrock-agent:ListDataSources"] == 1

@@ -4,49 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-import boto3
 import pytest
 
 from cmk_guard_local.emulated_sweep import EmulatedSweep
-from cmk_guard_local.emulator import Fault, acting_as
-from cmk_guard_local.scenario import EMBEDDING_MODEL, Estate
+from cmk_guard_local.emulator import Fault
+from cmk_guard_local.sweep_estate import SweepEstate
 
-KNOWLEDGE_BASES = 1_000
-LARGE_EVERY = 20  # every 20th knowledge base has 29 data sources (two pages of 25), the others 9
-EXEMPT_EVERY = 100
-NON_COMPLIANT = 50  # the first 50 knowledge bases each have one data source without a key
+ESTATE = SweepEstate()  # 1,000 knowledge bases; every 20th has 29 data sources (two pages of 25), the others 9
+KNOWLEDGE_BASES, LARGE_EVERY, NON_COMPLIANT = ESTATE.knowledge_bases, ESTATE.large_every, ESTATE.non_compliant
 DATA_SOURCE_PAGE = 25  # template.yaml's SWEEP_DATA_SOURCE_PAGE_SIZE
-
-
-def build(account) -> dict[str, tuple[str, str]]:
-    """The estate through boto3, as an administrator would create it: ``{data source id: (kb id, verdict)}``."""
-    estate = Estate(account.region, account.account_id)
-    agent = boto3.client("bedrock-agent", region_name=account.region)
-    expected: dict[str, tuple[str, str]] = {}
-    with acting_as(f"arn:aws:iam::{account.account_id}:user/alice"):
-        role = estate.kb_role()
-        key = estate.customer_key([role])
-        for k in range(KNOWLEDGE_BASES):
-            exempt = k % EXEMPT_EVERY == EXEMPT_EVERY - 1
-            kb = agent.create_knowledge_base(
-                name=f"kb-{k:04d}",
-                roleArn=role,
-                knowledgeBaseConfiguration={
-                    "type": "VECTOR",
-                    "vectorKnowledgeBaseConfiguration": {"embeddingModelArn": EMBEDDING_MODEL.format(region=account.region)},
-                },
-                **({"tags": {"cmk-guard:mode": "exempt"}} if exempt else {}),
-            )["knowledgeBase"]["knowledgeBaseId"]
-            for d in range(29 if k % LARGE_EVERY == 0 else 9):
-                without_key = d == 0 and k < NON_COMPLIANT
-                request = {"knowledgeBaseId": kb, "name": f"docs-{d}",
-                           "dataSourceConfiguration": {"type": "S3", "s3Configuration": {"bucketArn": "arn:aws:s3:::acme-kb-documents"}}}
-                if not without_key:
-                    request["serverSideEncryptionConfiguration"] = {"kmsKeyArn": key}
-                ds = agent.create_data_source(**request)["dataSource"]["dataSourceId"]
-                verdict = "SKIPPED" if exempt else ("NON_COMPLIANT" if without_key else "COMPLIANT")
-                expected[ds] = (kb, verdict)
-    return expected
 
 
 @pytest.mark.slow
@@ -55,7 +21,7 @@ def test_sweep_of_ten_thousand_data_sources_under_throttling(account, make_stack
     # report), and throttling on every Bedrock list and get call and on DescribeKey
     stack = make_stack(auto_deliver=False, Mode="notify")
     sweep = EmulatedSweep(stack)
-    expected = build(account)
+    expected = ESTATE.build(account)
     assert len(expected) == 10_000
     injected = {"ListKnowledgeBases": 3, "ListDataSources": 40, "GetKnowledgeBase": 40, "GetDataSource": 80, "DescribeKey": 40}
     rules = {
