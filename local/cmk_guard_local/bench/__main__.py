@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 MEMORY_MB = 256  # template.yaml Globals.Function.MemorySize
 STATED_SECONDS = 0.25  # stated (not measured) billed duration per invocation on AWS
 BURST_EVENTS = int(os.environ.get("BENCH_BURST_EVENTS", "100"))
-STRATEGY_SAMPLE = strategies.SampleEstate(int(os.environ.get("BENCH_STRATEGY_KBS", "30")), 3, 5)
+STRATEGY_SAMPLE = strategies.SampleEstate(int(os.environ.get("BENCH_STRATEGY_KBS", "20")), 3, 5)
 FULL_ESTATE = strategies.SampleEstate(200, 3, 5)
 ROUND_TRIP_TARGET, COLD_START_TARGET = 5, 1.3
 
