@@ -52,3 +52,7 @@ class ConcurrentChangeError(CmkGuardError):
 
 class ConflictError(CmkGuardError):
     """AWS refused a call because the resource is busy or changing elsewhere (for example ``ConflictException``)."""
+
+
+class IngestionBusyError(CmkGuardError):
+    """Another ingestion job of the data source is running; cmk-guard's own job starts after it (retried)."""

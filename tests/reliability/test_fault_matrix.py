@@ -49,6 +49,7 @@ NO_WRITE = "no write"  # the outcome may change as approval is built; nothing is
 RECORD_FAILED = "record failed"  # the state machine's last-resort notice, execution FAILED
 DUPLICATE = "duplicate"  # the claim's own answer: another execution has this event
 CLAIM_HELD = "claim held"  # another execution is creating the key: wait (retried), then FAILED if it never ends
+INGESTION_BUSY = "ingestion busy"  # another job of the data source runs: wait (retried), then FAILED if it never ends
 PERMANENT_EXPECTATIONS = {
     (CHECK, "bedrock-agent", "GetKnowledgeBase"): {Fault.ACCESS_DENIED: "UNKNOWN", Fault.NOT_FOUND: "SKIPPED"},
     (CHECK, "bedrock-agent", "GetDataSource"): {Fault.ACCESS_DENIED: "UNKNOWN", Fault.NOT_FOUND: "SKIPPED"},
@@ -58,6 +59,7 @@ PERMANENT_EXPECTATIONS = {
     (KEY, "kms", "DescribeKey"): {Fault.NOT_FOUND: "REMEDIATED_VERIFIED"},  # no key behind the alias: create one
     (KEY, "dynamodb", "PutItem"): {Fault.CONFLICT: CLAIM_HELD},
     (KEY, "dynamodb", "DeleteItem"): dict.fromkeys(Fault, "REMEDIATED_VERIFIED"),  # the claim expires on its own
+    (INGEST, "bedrock-agent", "StartIngestionJob"): {Fault.CONFLICT: INGESTION_BUSY},
     (CONFIRM, "cloudtrail", "LookupEvents"): dict.fromkeys(Fault, "REMEDIATED_UNVERIFIED"),
     (RECORD, "dynamodb", "PutItem"): dict.fromkeys(Fault, RECORD_FAILED),
     (RECORD, "sns", "Publish"): dict.fromkeys(Fault, RECORD_FAILED),
@@ -135,6 +137,13 @@ def test_permanent_faults_end_in_a_clear_outcome_without_retries(account, estate
     # THEN the workflow ends once, the way this call's failure means
     if expected == DUPLICATE:
         assert execution["status"] == "SUCCEEDED" and outcomes == [] and notes == []
+    elif expected == INGESTION_BUSY:
+        (outcome,) = outcomes
+        assert execution["status"] == "FAILED" and outcome["outcome"] == "FAILED" and len(notes) == 1
+        assert "IngestionBusyError" in outcome["reason"], outcome["reason"]
+        assert updates_by_cmk_guard(account, stack) == 1, "the key stays applied"
+        assert workflow_calls(account, stack)[call] == 11  # ten retries of the start, each refused once
+        return
     elif expected == CLAIM_HELD:
         (outcome,) = outcomes
         assert execution["status"] == "FAILED" and outcome["outcome"] == "FAILED" and len(notes) == 1

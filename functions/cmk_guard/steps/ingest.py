@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from cmk_guard.errors import ConflictError, IngestionBusyError
+
 if TYPE_CHECKING:
     from cmk_guard.adapters.bedrock import BedrockAgent
     from cmk_guard.config import Settings
@@ -35,7 +37,10 @@ def start_ingestion(
     target: Target, execution_arn: str, settings: Settings, bedrock: BedrockAgent, attempt: int = 0
 ) -> dict[str, Any]:
     token = _client_token(execution_arn, attempt)
-    job = bedrock.start_ingestion_job(target.knowledge_base_id, target.data_source_id, token)
+    try:
+        job = bedrock.start_ingestion_job(target.knowledge_base_id, target.data_source_id, token)
+    except ConflictError as exc:  # one job per data source at a time: someone else's is running
+        raise IngestionBusyError(f"{exc}; cmk-guard starts its own ingestion when that job ends") from exc
     deadline = datetime.now(UTC) + timedelta(minutes=settings.ingestion_timeout_minutes)
     return {
         **_summary(job),
