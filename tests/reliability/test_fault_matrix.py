@@ -29,7 +29,6 @@ MATRIX_CALLS = {
     (KEY, "dynamodb", "DeleteItem"): 1,  # release the claim
     (KEY, "kms", "CreateKey"): 1,
     (KEY, "kms", "CreateAlias"): 1,
-    (KEY, "kms", "GetKeyRotationStatus"): 1,
     (KEY, "kms", "EnableKeyRotation"): 1,
     (APPLY, "bedrock-agent", "GetDataSource"): 2,  # before and after the update
     (APPLY, "dynamodb", "PutItem"): 1,  # the previous configuration

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cmk_guard.adapters.bedrock import data_source_facts, knowledge_base_facts
+from cmk_guard.concurrency import at_once
 from cmk_guard.core.modes import EXEMPT_REASON_TAG, ModeDecision, resolve_mode
 from cmk_guard.core.models import DataSourceFacts, Evaluation, KnowledgeBaseFacts, Mode, Reason
 from cmk_guard.core.verdict import evaluate, key_region, skipped, unknown
@@ -18,6 +19,7 @@ from cmk_guard.errors import AccessDeniedError, CmkGuardError, ResourceGoneError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from concurrent.futures import Future
 
     from cmk_guard.adapters.bedrock import BedrockAgent
     from cmk_guard.adapters.kms import Kms
@@ -38,6 +40,13 @@ class DataSourceRef:
     region: str
     knowledge_base_id: str
     data_source_id: str
+    account_id: str | None = None  # when known, the knowledge base's tags are read at once with the knowledge base
+
+    def knowledge_base_arn(self) -> str | None:
+        if self.account_id is None:
+            return None
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws-us-gov" if self.region.startswith("us-gov-") else "aws"
+        return f"arn:{partition}:bedrock:{self.region}:{self.account_id}:knowledge-base/{self.knowledge_base_id}"
 
 
 @dataclass(frozen=True)
@@ -73,28 +82,44 @@ def _read_tags(bedrock: BedrockAgent, arn: str) -> dict[str, str] | None:
         return None
 
 
-def read_knowledge_base(bedrock: BedrockAgent, knowledge_base_id: str, default_mode: Mode) -> KnowledgeBaseView:
-    """GetKnowledgeBase and its tags. Throttling beyond the SDK's retries propagates (``TransientError``)."""
+def read_knowledge_base(
+    bedrock: BedrockAgent, knowledge_base_id: str, default_mode: Mode, expected_arn: str | None = None
+) -> KnowledgeBaseView:
+    """GetKnowledgeBase and its tags. Throttling beyond the SDK's retries propagates (``TransientError``).
+
+    With ``expected_arn`` the tags are read at the same time as the knowledge base; if the ARN it reports differs,
+    they are read again from the reported one."""
+    reads = at_once(lambda: bedrock.get_knowledge_base(knowledge_base_id),
+                    *([lambda: _read_tags(bedrock, expected_arn)] if expected_arn else []))
     try:
-        raw = bedrock.get_knowledge_base(knowledge_base_id)
+        raw = reads[0].result()
     except AccessDeniedError as exc:
         return KnowledgeBaseView(knowledge_base_id, failure=unknown(str(exc)))
     except ResourceGoneError:
         gone = skipped(Reason.DATA_SOURCE_NOT_FOUND, f"knowledge base {knowledge_base_id} no longer exists")
         return KnowledgeBaseView(knowledge_base_id, failure=gone)
-    tags = _read_tags(bedrock, raw["knowledgeBaseArn"])
+    if expected_arn and raw["knowledgeBaseArn"] == expected_arn:
+        tags = reads[1].result()
+    else:
+        tags = _read_tags(bedrock, raw["knowledgeBaseArn"])
     return KnowledgeBaseView(knowledge_base_id, knowledge_base_facts(raw, tags), resolve_mode(default_mode, tags))
 
 
 def assess_data_source(
-    view: KnowledgeBaseView, region: str, data_source_id: str, bedrock: BedrockAgent, kms: Callable[[str], Kms]
+    view: KnowledgeBaseView,
+    region: str,
+    data_source_id: str,
+    bedrock: BedrockAgent,
+    kms: Callable[[str], Kms],
+    prefetched: Future[dict[str, Any]] | None = None,
 ) -> Assessment:
-    """GetDataSource and DescribeKey of its key, then the verdict. Nothing is written."""
+    """GetDataSource (or its ``prefetched`` answer) and DescribeKey of its key, then the verdict. Nothing is
+    written. When the knowledge base could not be read, its failure is the verdict, whatever the data source read."""
     kb, decision = view.facts, view.decision
     if view.failure is not None or kb is None or decision is None:
         return Assessment(view.failure or unknown("knowledge base not read"), kb, decision)
     try:
-        raw = bedrock.get_data_source(view.knowledge_base_id, data_source_id)
+        raw = prefetched.result() if prefetched else bedrock.get_data_source(view.knowledge_base_id, data_source_id)
         ds = data_source_facts(raw)
     except AccessDeniedError as exc:
         return Assessment(unknown(str(exc)), kb, decision)
@@ -115,5 +140,9 @@ def assess_data_source(
 def assess(ref: DataSourceRef, default_mode: Mode, ports: AssessPorts) -> Assessment:
     """The verdict and mode of one data source, as the check step, the sweep and the CLI decide it."""
     bedrock = ports.bedrock(ref.region)
-    view = read_knowledge_base(bedrock, ref.knowledge_base_id, default_mode)
-    return assess_data_source(view, ref.region, ref.data_source_id, bedrock, ports.kms)
+    # The knowledge base, its tags and the data source are independent reads: made at once.
+    kb_read, ds_read = at_once(
+        lambda: read_knowledge_base(bedrock, ref.knowledge_base_id, default_mode, ref.knowledge_base_arn()),
+        lambda: bedrock.get_data_source(ref.knowledge_base_id, ref.data_source_id),
+    )
+    return assess_data_source(kb_read.result(), ref.region, ref.data_source_id, bedrock, ports.kms, ds_read)

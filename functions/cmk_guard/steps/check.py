@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cmk_guard.concurrency import at_once
 from cmk_guard.core.events import parse_event
 from cmk_guard.core.models import Mode, Reason, Target, Verdict
 from cmk_guard.core.update_plan import plan_update
 from cmk_guard.core.verdict import skipped
 from cmk_guard.errors import ResourceGoneError, UnsafeUpdateError
-from cmk_guard.steps.assess import DataSourceRef, assess
+from cmk_guard.steps.assess import Assessment, DataSourceRef, assess
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from cmk_guard.adapters.kms import Kms
     from cmk_guard.adapters.ledger import Ledger
     from cmk_guard.config import Settings
+    from cmk_guard.core.events import DataSourceEvent
 
 LOCKING_MODES = frozenset({Mode.AUTO, Mode.APPROVAL})
 
@@ -48,6 +50,18 @@ def _account_of(execution_arn: str) -> str | None:
     return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
 
 
+def _target(parsed: DataSourceEvent, data_source_id: str) -> Target:
+    return Target(
+        account_id=parsed.account_id,
+        region=parsed.region,
+        knowledge_base_id=parsed.knowledge_base_id,
+        data_source_id=data_source_id,
+        event_id=parsed.event_id,
+        event_name=parsed.event_name,
+        event_time=parsed.event_time,
+    )
+
+
 def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, ports: CheckPorts) -> dict[str, Any]:
     """The check step. Returns ``{"duplicate": true}`` for an event another execution already handles."""
     parsed = parse_event(
@@ -57,10 +71,25 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
         home_account=None if settings.organization_id else _account_of(execution_arn),
         home_region=None if settings.organization_id else settings.region,
     )
-    if not ports.ledger.claim_event(parsed.event_id, execution_arn):
-        return {"duplicate": True, "eventId": parsed.event_id}
-    data_source_id = parsed.data_source_id
-    if data_source_id is None:
+
+    def claimed() -> bool:
+        return ports.ledger.claim_event(parsed.event_id, execution_arn)
+
+    def assessed(target: Target) -> Assessment:
+        ref = DataSourceRef(target.region, target.knowledge_base_id, target.data_source_id, target.account_id)
+        return assess(ref, settings.mode, ports)
+
+    duplicate = {"duplicate": True, "eventId": parsed.event_id}
+    if parsed.data_source_id is not None:
+        # The claim and the reads are independent, so they are made at once (a duplicate's reads are wasted).
+        target = _target(parsed, parsed.data_source_id)
+        claim, reads = at_once(claimed, lambda: assessed(target))
+        if not claim.result():
+            return duplicate
+        assessment = reads.result()
+    else:
+        if not claimed():
+            return duplicate
         data_source_id = ports.bedrock(parsed.region).find_data_source_id(
             parsed.knowledge_base_id, parsed.data_source_name or ""
         )
@@ -68,18 +97,8 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
             raise ResourceGoneError(
                 f"no data source named {parsed.data_source_name!r} in knowledge base {parsed.knowledge_base_id}"
             )
-    target = Target(
-        account_id=parsed.account_id,
-        region=parsed.region,
-        knowledge_base_id=parsed.knowledge_base_id,
-        data_source_id=data_source_id,
-        event_id=parsed.event_id,
-        event_name=parsed.event_name,
-        event_time=parsed.event_time,
-    )
-    assessment = assess(
-        DataSourceRef(target.region, target.knowledge_base_id, target.data_source_id), settings.mode, ports
-    )
+        target = _target(parsed, data_source_id)
+        assessment = assessed(target)
     evaluation, kb, decision = assessment.evaluation, assessment.knowledge_base, assessment.decision
     raw_ds = assessment.raw_data_source
     mode = decision.mode if decision else Mode.APPROVAL

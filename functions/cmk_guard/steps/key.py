@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cmk_guard.adapters.ledger import key_scope_key
+from cmk_guard.concurrency import at_once
 from cmk_guard.core import key_policy
 from cmk_guard.core.key_scope import MANAGED_TAG, SCOPE_TAG, KeyScope, key_scope
 from cmk_guard.errors import CmkGuardError, KeyPolicyError, KeyUnavailableError, TransientError
@@ -141,17 +142,23 @@ def run_key(
             key_arn, created = _create(kms, scope, target, kb, settings)
         else:
             key_arn = _usable(existing, f"key behind {scope.alias}").arn
-    policy_changed, users = False, {kb.role_arn}
-    if not created:
-        policy_changed, users = ensure_key_user(
-            kms, key_arn, kb.role_arn, target.region, settings.key_use_via_service_condition
-        )
-    rotation = None
-    if scope.alias is not None:  # the configured key of 'existing' is its owner's to rotate
-        rotation = kms.rotation_period(key_arn)
-        if rotation is None:
-            kms.enable_rotation(key_arn, settings.key_rotation_period_days)
-            rotation = settings.key_rotation_period_days
+
+    def key_users() -> tuple[bool, set[str]]:
+        if created:  # its policy was written with the role in it
+            return False, {kb.role_arn}
+        return ensure_key_user(kms, key_arn, kb.role_arn, target.region, settings.key_use_via_service_condition)
+
+    def rotation_period() -> int | None:
+        # The configured key of 'existing' is its owner's to rotate; a key made just now has rotation off.
+        return kms.rotation_period(key_arn) if scope.alias is not None and not created else None
+
+    # The policy and the rotation of a key are independent: read (and the policy extended) at once.
+    policy_read, rotation_read = at_once(key_users, rotation_period)
+    policy_changed, users = policy_read.result()
+    rotation = rotation_read.result()
+    if scope.alias is not None and rotation is None:
+        kms.enable_rotation(key_arn, settings.key_rotation_period_days)
+        rotation = settings.key_rotation_period_days
     result: dict[str, Any] = {
         "keyArn": key_arn,
         "strategy": scope.strategy.value,

@@ -2,7 +2,9 @@
 
 Each path runs once through the real state machine on its own emulated account. Calls come from the account's
 call log (every attempt) filtered to cmk-guard's roles; transitions are the ``*StateEntered`` events of the
-execution history, which is how Standard workflows are billed.
+execution history, which is how Standard workflows are billed. While a path is measured every call takes
+``NETWORK_LATENCY`` seconds more, as a round trip over a network does: emulated calls answer in microseconds, so
+without it calls made at once would rarely overlap in time and the round-trip count would not show them.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import boto3
 from cmk_guard_local import lambda_runtime  # noqa: F401  (installs the in-process Lambda before clients exist)
 from cmk_guard_local.bench.pricing import ExecutionCounts, round_trips
 from cmk_guard_local.bench.timing import TimedCall, timed_calls
-from cmk_guard_local.emulator import EmulatedAccount, acting_as
+from cmk_guard_local.emulator import EmulatedAccount, Fault, acting_as
 from cmk_guard_local.scenario import Estate
 from cmk_guard_local.stack import EmulatedStack
 
 ADMIN = "arn:aws:iam::123456789012:user/bench-admin"
 LINK = re.compile(r"^https?://\S+/approvals/\S+$", re.MULTILINE)
 FIX = ("bedrock-agent", "UpdateDataSource")
+NETWORK_LATENCY = 0.03  # seconds added to every call while a path is measured
 
 
 @dataclass
@@ -135,6 +138,7 @@ def measure(kind: str) -> PathResult:
             invocations_before = sum(f.invocations for f in stack.functions.values())
             seconds: list[float] = []
             lambda_runtime.on_invoke(lambda *_: None)
+            acct.faults.add("*", None, Fault.LATENCY, seconds=NETWORK_LATENCY)
             with timed_calls(acct) as timed:
                 started = time.monotonic()
                 with acting_as(ADMIN):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
+from contextvars import ContextVar
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +18,9 @@ _ARN = re.compile(
     r"(?:/(?P<rest>.+))?"
 )
 
-_local = threading.local()
+# A context variable, not a thread local: a new thread starts with no principal (as before), while code that runs
+# calls at once in worker threads with the caller's context (``cmk_guard.concurrency``) keeps the caller's identity.
+_acting: ContextVar[tuple[Principal, ...]] = ContextVar("cmk_guard_acting_as", default=())
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,13 @@ def _default_account() -> str:
 
 @contextmanager
 def acting_as(principal_arn: str, session_name: str | None = None) -> Iterator[Principal]:
-    """Make the current thread call AWS as ``principal_arn`` (an IAM role or user ARN) until the block ends."""
+    """Make the current thread (and work it hands its context to) call AWS as ``principal_arn`` (an IAM role or user ARN) until the block ends."""
     principal = parse_principal(principal_arn, session_name)
-    stack: list[Principal] = _local.__dict__.setdefault("stack", [])
-    stack.append(principal)
+    token = _acting.set((*_acting.get(), principal))
     try:
         yield principal
     finally:
-        stack.pop()
+        _acting.reset(token)
 
 
 def current_principal() -> str:
@@ -97,7 +98,7 @@ def current_principal() -> str:
 
 def acting_principal() -> Principal | None:
     """The innermost ``acting_as`` principal of this thread, if any."""
-    stack = _local.__dict__.get("stack")
+    stack = _acting.get()
     return stack[-1] if stack else None
 
 
