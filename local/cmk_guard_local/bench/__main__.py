@@ -103,14 +103,17 @@ def markdown(r: dict[str, Any]) -> str:
         if v["criticalPath"]:
             steps = " → ".join(" + ".join(g) for g in v["criticalPath"])
             out.append(f"- **{name}**: {v['criticalPathRoundTrips']} round trips: {steps}")
-    out += ["", "Why the reused-key path is above 5: it crosses three functions (check, key, apply) and each reads "
-            "afresh what it acts on (the apply step re-reads the data source just before `UpdateDataSource`, so a "
-            "concurrent edit is never overwritten); `GetKeyPolicy` and `GetKeyRotationStatus` need the key id that "
-            "`DescribeKey` of the alias returns; and the previous configuration is stored before the write. Making "
-            "the check's independent calls concurrent (event claim, `GetKnowledgeBase`, `ListTagsForResource` on the "
-            "ARN built from the id, `GetDataSource`), storing the previous configuration with the lock and reading "
-            "the key's policy and rotation together would bring it to 6, not 5: the remaining sequence (decide, "
-            "lock, find the key, read its policy, re-read the data source, update) is what a safe fix needs."]
+    out += ["", f"Every call takes {paths.NETWORK_LATENCY * 1000:.0f} ms more while a path is measured, as a network "
+            "round trip does, so calls made at once overlap in time and count as one. The check step claims the event "
+            "and reads the knowledge base, its tags and the data source at once; the key step reads the key's policy "
+            "and rotation at once.", "",
+            "Why the reused-key path is still above 5: it crosses three functions (check, key, apply) and each reads "
+            "afresh what it acts on. What remains is what a safe fix needs in order: read the state (one round trip), "
+            "take the data source's lock, find the key behind the alias, read its policy (and extend it), re-read the "
+            "data source just before the write so a concurrent edit is never overwritten, store that read as the "
+            "previous configuration (what `cmk-guard restore` puts back), and update. Reaching 5 would mean storing "
+            "the previous configuration from the check's read, which a concurrent edit between the check and the "
+            "update would make wrong, or trusting the check's read at the update, which could overwrite that edit."]
     out += ["", "## State transitions and cost per 1,000 remediations", "",
             f"Transitions are the `*StateEntered` events of the execution history. Lambda is priced at {MEMORY_MB} MB "
             f"and a **stated** {STATED_SECONDS * 1000:.0f} ms per invocation (in-emulation times are not AWS times). "
