@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from cmk_guard.core.models import Target
 from cmk_guard.errors import InvalidEventError
 
 HANDLED_EVENTS = frozenset({"CreateDataSource", "UpdateDataSource"})
@@ -92,6 +93,18 @@ class DataSourceEvent(BaseModel):
     event_id: str
     event_name: str
     event_time: datetime
+
+    def target(self, data_source_id: str) -> Target:
+        """The data source this event is about, once its id is known (from the event or looked up by name)."""
+        return Target(
+            account_id=self.account_id,
+            region=self.region,
+            knowledge_base_id=self.knowledge_base_id,
+            data_source_id=data_source_id,
+            event_id=self.event_id,
+            event_name=self.event_name,
+            event_time=self.event_time,
+        )
 
 
 def _describe(error: ValidationError) -> str:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from cmk_guard.adapters.kms import Kms
     from cmk_guard.adapters.ledger import Ledger
     from cmk_guard.config import Settings
-    from cmk_guard.core.events import DataSourceEvent
 
 LOCKING_MODES = frozenset({Mode.AUTO, Mode.APPROVAL})
 
@@ -50,18 +49,6 @@ def _account_of(execution_arn: str) -> str | None:
     return parts[4] if len(parts) > 4 and parts[4].isdigit() else None
 
 
-def _target(parsed: DataSourceEvent, data_source_id: str) -> Target:
-    return Target(
-        account_id=parsed.account_id,
-        region=parsed.region,
-        knowledge_base_id=parsed.knowledge_base_id,
-        data_source_id=data_source_id,
-        event_id=parsed.event_id,
-        event_name=parsed.event_name,
-        event_time=parsed.event_time,
-    )
-
-
 def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, ports: CheckPorts) -> dict[str, Any]:
     """The check step. Returns ``{"duplicate": true}`` for an event another execution already handles."""
     parsed = parse_event(
@@ -82,7 +69,7 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
     duplicate = {"duplicate": True, "eventId": parsed.event_id}
     if parsed.data_source_id is not None:
         # The claim and the reads are independent, so they are made at once (a duplicate's reads are wasted).
-        target = _target(parsed, parsed.data_source_id)
+        target = parsed.target(parsed.data_source_id)
         claim, reads = at_once(claimed, lambda: assessed(target))
         if not claim.result():
             return duplicate
@@ -97,7 +84,7 @@ def run_check(event: dict[str, Any], execution_arn: str, settings: Settings, por
             raise ResourceGoneError(
                 f"no data source named {parsed.data_source_name!r} in knowledge base {parsed.knowledge_base_id}"
             )
-        target = _target(parsed, data_source_id)
+        target = parsed.target(data_source_id)
         assessment = assessed(target)
     evaluation, kb, decision = assessment.evaluation, assessment.knowledge_base, assessment.decision
     raw_ds = assessment.raw_data_source
