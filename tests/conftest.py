@@ -42,12 +42,19 @@ def estate(account: EmulatedAccount) -> Estate:
 
 @pytest.fixture
 def make_stack(account: EmulatedAccount) -> Iterator[Callable[..., EmulatedStack]]:
-    """Deploy cmk-guard with parameter overrides (names as in template.yaml) and optional environment overrides."""
+    """Deploy cmk-guard with parameter overrides (names as in template.yaml), optional environment overrides and an
+    optional cap on the state machine's retry waits."""
     stacks: list[EmulatedStack] = []
     saved = dict(os.environ)
 
-    def deploy(env: dict[str, str] | None = None, auto_deliver: bool = True, **parameters: str) -> EmulatedStack:
-        stack = EmulatedStack(account, parameter_overrides=parameters, auto_deliver=auto_deliver)
+    def deploy(
+        env: dict[str, str] | None = None,
+        auto_deliver: bool = True,
+        retry_delay_cap_seconds: int | None = None,
+        **parameters: str,
+    ) -> EmulatedStack:
+        stack = EmulatedStack(account, parameter_overrides=parameters, auto_deliver=auto_deliver,
+                              retry_delay_cap_seconds=retry_delay_cap_seconds)
         if env:
             stack.environment_overrides.update(env)
         stacks.append(stack.deploy())

@@ -7,6 +7,7 @@ are retried and how many times stay as written) and lets an ingestion job finish
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 
@@ -18,22 +19,10 @@ from cmk_guard_local.stack import EmulatedStack
 
 
 @pytest.fixture
-def fast_stack(account: EmulatedAccount) -> Iterator[Callable[..., EmulatedStack]]:
-    saved = dict(os.environ)
-    stacks: list[EmulatedStack] = []
+def fast_stack(account: EmulatedAccount, make_stack: Callable[..., EmulatedStack]) -> Callable[..., EmulatedStack]:
+    """``make_stack`` with the state machine's retry waits capped at 1 s and ingestion jobs done on their first poll."""
     account.bedrock.ingestion_polls_to_finish = 1
-
-    def deploy(env: dict[str, str] | None = None, **parameters: str) -> EmulatedStack:
-        stack = EmulatedStack(account, parameter_overrides=parameters, retry_delay_cap_seconds=1)
-        stack.environment_overrides.update(env or {})
-        stacks.append(stack.deploy())
-        return stack
-
-    yield deploy
-    for stack in stacks:
-        stack.close()
-    os.environ.clear()
-    os.environ.update(saved)
+    return functools.partial(make_stack, retry_delay_cap_seconds=1)
 
 
 @pytest.fixture

@@ -39,6 +39,16 @@ def _crawler() -> st.SearchStrategy[dict[str, Any]]:
     return _optional(filterConfiguration=_filter_configuration())
 
 
+def _connector(kind: str, key: str, source: st.SearchStrategy[dict[str, Any]],
+               crawler: st.SearchStrategy[dict[str, Any]] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """A connector's configuration: its ``sourceConfiguration`` and, maybe, a ``crawlerConfiguration``."""
+    return st.builds(
+        lambda src, extra: {"type": kind, key: {"sourceConfiguration": src, **extra}},
+        source,
+        _optional(crawlerConfiguration=crawler if crawler is not None else _crawler()),
+    )
+
+
 def s3() -> st.SearchStrategy[dict[str, Any]]:
     bucket = st.from_regex(r"[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]", fullmatch=True)
     return st.builds(
@@ -62,11 +72,7 @@ def web() -> st.SearchStrategy[dict[str, Any]]:
     source = st.lists(HTTPS_URL.map(lambda url: {"url": url}), min_size=1, max_size=5).map(
         lambda seeds: {"urlConfiguration": {"seedUrls": seeds}}
     )
-    return st.builds(
-        lambda src, extra: {"type": "WEB", "webConfiguration": {"sourceConfiguration": src, **extra}},
-        source,
-        _optional(crawlerConfiguration=crawler),
-    )
+    return _connector("WEB", "webConfiguration", source, crawler)
 
 
 def confluence() -> st.SearchStrategy[dict[str, Any]]:
@@ -78,22 +84,14 @@ def confluence() -> st.SearchStrategy[dict[str, Any]]:
             "credentialsSecretArn": SECRET,
         }
     )
-    return st.builds(
-        lambda src, extra: {"type": "CONFLUENCE", "confluenceConfiguration": {"sourceConfiguration": src, **extra}},
-        source,
-        _optional(crawlerConfiguration=_crawler()),
-    )
+    return _connector("CONFLUENCE", "confluenceConfiguration", source)
 
 
 def salesforce() -> st.SearchStrategy[dict[str, Any]]:
     source = st.fixed_dictionaries(
         {"hostUrl": HTTPS_URL, "authType": st.just("OAUTH2_CLIENT_CREDENTIALS"), "credentialsSecretArn": SECRET}
     )
-    return st.builds(
-        lambda src, extra: {"type": "SALESFORCE", "salesforceConfiguration": {"sourceConfiguration": src, **extra}},
-        source,
-        _optional(crawlerConfiguration=_crawler()),
-    )
+    return _connector("SALESFORCE", "salesforceConfiguration", source)
 
 
 def sharepoint() -> st.SearchStrategy[dict[str, Any]]:
@@ -107,11 +105,7 @@ def sharepoint() -> st.SearchStrategy[dict[str, Any]]:
         },
         optional={"tenantId": st.uuids().map(str)},
     )
-    return st.builds(
-        lambda src, extra: {"type": "SHAREPOINT", "sharePointConfiguration": {"sourceConfiguration": src, **extra}},
-        source,
-        _optional(crawlerConfiguration=_crawler()),
-    )
+    return _connector("SHAREPOINT", "sharePointConfiguration", source)
 
 
 def custom() -> st.SearchStrategy[dict[str, Any]]:
