@@ -169,3 +169,21 @@ def test_notify_mode_does_not_report_the_same_finding_twice(account, ledger) -> 
     assert (state.counts.started, state.counts.already_notified) == (2, 1)
     queries = [c for c in account.calls[before:] if c.operation == "Query"]
     assert len(queries) == 2, "the latest outcome is read for notify mode only"
+
+
+def test_tags_read_at_once_on_a_built_arn_are_read_again_when_the_knowledge_base_reports_another(account, estate) -> None:
+    from cmk_guard.steps.assess import read_knowledge_base
+
+    # GIVEN a knowledge base tagged exempt, and an ARN built for it that is not the one it reports
+    kb = estate.knowledge_base("handbook", estate.kb_role(), tags={"cmk-guard:mode": "exempt"})["knowledgeBaseId"]
+    bedrock, _ = adapters(account.region)
+    right = f"arn:aws:bedrock:{account.region}:{account.account_id}:knowledge-base/{kb}"
+    wrong = right.replace(account.account_id, "111111111111")
+    # WHEN it is read with each
+    views = {arn: read_knowledge_base(bedrock, kb, Mode.AUTO, expected_arn=arn) for arn in (right, wrong)}
+    # THEN both see its tags (the wrong ARN's answer is not used) and so its mode
+    for arn, view in views.items():
+        assert view.facts is not None and view.facts.tags == {"cmk-guard:mode": "exempt"}, arn
+        assert view.decision is not None and view.decision.mode is Mode.EXEMPT, arn
+    tag_reads = [c for c in account.calls if c.operation == "ListTagsForResource"]
+    assert len(tag_reads) == 3, "one read on the right ARN; on the wrong one, one read there and one on the right ARN"
